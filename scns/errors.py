@@ -1,0 +1,17 @@
+"""Exceptions that cross layers: each carries the one line a user should read."""
+
+
+class ScnsError(Exception):
+    """Base for errors scns reports to the user as one line, without a traceback."""
+
+
+class InvalidInput(ScnsError):
+    """Something the user wrote (an option, a script, an id) cannot be accepted."""
+
+
+class NotFound(ScnsError):
+    """An id names no job, node or other record."""
+
+
+class Conflict(ScnsError):
+    """The record is not in the state the operation needs (a guarded update matched nothing)."""
