@@ -1,3 +1,3 @@
-"""scns: a lightweight, reliable batch job scheduler (sbatch/squeue/scancel for one box or a few)."""
+"""scns: a lightweight, reliable batch job scheduler for one machine or a small cluster."""
 
 __version__ = "0.1.0"

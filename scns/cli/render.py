@@ -1,0 +1,156 @@
+"""The one place that turns jobs and nodes into tables, text and JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from scns.domain.job import Job
+from scns.domain.states import JobState
+from scns.domain.timespec import format_duration
+
+
+def iso(ts: float | None) -> str | None:
+    """ISO 8601 with the local time zone, as users read their own clock."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).astimezone().isoformat(timespec="seconds")
+
+
+def job_dict(job: Job, now: float) -> dict[str, Any]:
+    """The JSON contract of ``query --json`` and each element of ``queue --json``."""
+    return {
+        "job_id": job.display_id,
+        "id": job.id,
+        "array_job_id": job.array_job_id,
+        "array_task_id": job.array_task_id,
+        "name": job.name,
+        "user": job.user_name,
+        "state": job.state.value,
+        "reason": job.reason,
+        "exit_code": job.exit_code,
+        "signal": job.signal,
+        "cpus": job.cpus,
+        "ntasks": job.ntasks,
+        "cpus_per_task": job.cpus_per_task,
+        "mem_mb": job.mem_mb or None,
+        "node": job.node,
+        "cpu_ids": job.cpu_id_list if job.cpu_ids else None,
+        "time_limit": job.time_limit_s,
+        "priority": job.priority,
+        "nice": job.nice,
+        "dependency": job.dependency,
+        "held": bool(job.held),
+        "submit_time": iso(job.submit_time),
+        "begin_time": iso(job.begin_time),
+        "expected_start_time": iso(job.expected_start_time),
+        "start_time": iso(job.start_time),
+        "end_time": iso(job.end_time),
+        "wait_time_s": _wait_s(job, now),
+        "run_time_s": _run_s(job, now),
+        "workdir": job.workdir,
+        "stdout_path": job.stdout_path,
+        "stderr_path": job.stderr_path,
+    }
+
+
+def _wait_s(job: Job, now: float) -> float | None:
+    until = job.start_time or (job.end_time if job.state.is_terminal else now)
+    return round(max(0.0, until - job.submit_time), 3)
+
+
+def _run_s(job: Job, now: float) -> float | None:
+    if job.start_time is None:
+        return None
+    return round(max(0.0, (job.end_time or now) - job.start_time), 3)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+def output_tail(path: str, lines: int = 10, max_bytes: int = 8192) -> list[str] | None:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except OSError:
+        return None
+    return data.decode(errors="replace").splitlines()[-lines:]
+
+
+def query_text(job: Job, now: float) -> str:
+    """``scontrol show job`` in spirit: one ``Key=Value`` fact per line, then the output tail."""
+    d = job_dict(job, now)
+    code = "-" if job.exit_code is None and job.signal is None else (
+        f"{job.exit_code or 0}:{job.signal or 0}")  # fmt: skip
+    lines = [
+        f"JobId={d['job_id']} JobName={job.name}",
+        f"   UserId={job.user_name}({job.uid}) Priority={job.priority} Nice={job.nice}",
+        f"   JobState={job.state.value} Reason={job.reason or 'None'}"
+        f" Dependency={job.dependency or '(null)'}",
+        f"   ExitCode={code}" + (f" Signal={job.signal}" if job.signal else ""),
+        f"   NumCPUs={job.cpus} NumTasks={job.ntasks} CPUs/Task={job.cpus_per_task}"
+        + (f" Mem={job.mem_mb}M" if job.mem_mb else ""),
+        f"   TimeLimit={format_duration(job.time_limit_s)}"
+        f" RunTime={format_duration(d['run_time_s'] or 0)}"
+        f" WaitTime={format_duration(d['wait_time_s'] or 0)}",
+        f"   SubmitTime={d['submit_time']} StartTime={d['start_time'] or _expected(d)}"
+        f" EndTime={d['end_time'] or 'Unknown'}",
+        f"   NodeList={job.node or '(null)'} CPU_IDs={job.cpu_ids or '(null)'}",
+        f"   WorkDir={job.workdir}",
+        f"   StdOut={job.stdout_path}",
+        f"   StdErr={job.stderr_path}",
+    ]
+    tail = output_tail(job.stdout_path) if job.start_time else None
+    if tail:
+        lines.append(f"   --- last {len(tail)} lines of output ---")
+        lines += [f"   {line}" for line in tail]
+    return "\n".join(lines) + "\n"
+
+
+def _expected(d: dict) -> str:
+    return f"{d['expected_start_time']} (expected)" if d["expected_start_time"] else "Unknown"
+
+
+QUEUE_HEADER = ("JOBID", "NAME", "USER", "ST", "TIME", "TIME_LIMIT", "CPUS", "NODELIST(REASON)")
+
+
+def queue_rows(jobs: Iterable[Job], now: float) -> Iterable[tuple[str, ...]]:
+    for job in jobs:
+        if job.state == JobState.PENDING:
+            where = f"({job.reason or 'None'})"
+            elapsed = 0.0
+        else:
+            where = job.node or ""
+            elapsed = ((job.end_time or now) - job.start_time) if job.start_time else 0.0
+        yield (
+            job.display_id,
+            job.name[:24],
+            job.user_name[:12],
+            job.state.short,
+            format_duration(elapsed),
+            format_duration(job.time_limit_s),
+            str(job.cpus),
+            where,
+        )
+
+
+def print_table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
+    """Plain aligned columns, like squeue: fast for 100,000 rows and friendly to grep."""
+    rows = list(rows)
+    widths = [len(h) for h in header]
+    for row in rows:
+        for i, cell in enumerate(row):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
+    fmt = " ".join(f"{{:>{w}}}" if i in (0, 6) else f"{{:<{w}}}" for i, w in enumerate(widths))
+    out = [fmt.format(*header).rstrip()]
+    out += [fmt.format(*row).rstrip() for row in rows]
+    sys.stdout.write("\n".join(out) + "\n")

@@ -1,0 +1,86 @@
+"""Why a pending job may not start yet, before resources are even considered:
+a future --begin time, or a --dependency (including singleton) that is not satisfied."""
+
+from __future__ import annotations
+
+from scns.db.engine import Tx, in_clause
+from scns.domain.dependency import NEVER, SATISFIED, JobRef, evaluate, parse_dependency
+
+_LIVE = ("PENDING", "CONFIGURING", "RUNNING")
+
+
+def blocked_reasons(tx: Tx, rows: list[tuple], now: float) -> tuple[dict[int, str], list[int]]:
+    """({job id: Slurm reason}, ids to cancel because of --kill-on-invalid-dep=yes)."""
+    blocked: dict[int, str] = {}
+    kill: list[int] = []
+    deps = {r[0]: parse_dependency(r[7]) for r in rows if r[7]}
+    states = _ref_states(tx, {ref for d in deps.values() for ref in d.job_refs()})
+    singles = _singleton_busy(tx, rows, deps)
+    for row in rows:
+        job_id, begin = row[0], row[6]
+        if job_id in deps:
+            verdict = evaluate(deps[job_id], states, singleton_clear=job_id not in singles)
+            if verdict == NEVER:
+                if row[12]:
+                    kill.append(job_id)
+                blocked[job_id] = "DependencyNeverSatisfied"
+                continue
+            if verdict != SATISFIED:
+                blocked[job_id] = "Dependency"
+                continue
+        if begin is not None and begin > now:
+            blocked[job_id] = "BeginTime"
+    return blocked, kill
+
+
+def _ref_states(tx: Tx, refs: set[JobRef]) -> dict[JobRef, tuple[str, int | None]]:
+    """State per referenced job; a whole array counts as one job (all tasks must finish)."""
+    if not refs:
+        return {}
+    ids = {ref.job_id for ref in refs}
+    marks, params = in_clause("i", ids)
+    rows = tx.rows(
+        f"SELECT id, array_job_id, array_task_id, state, exit_code FROM jobs"
+        f" WHERE id IN ({marks}) OR array_job_id IN ({marks})",
+        params,
+    )
+    found: dict[JobRef, tuple[str, int | None]] = {}
+    arrays: dict[int, list[tuple[str, int | None]]] = {}
+    for job_id, array_id, task_id, state, code in rows:
+        if array_id is not None:
+            arrays.setdefault(array_id, []).append((state, code))
+            found[JobRef(array_id, task_id)] = (state, code)
+        if job_id in ids and array_id is None:
+            found[JobRef(job_id)] = (state, code)
+    for array_id, tasks in arrays.items():
+        found[JobRef(array_id)] = _aggregate(tasks)
+    for ref in refs:  # a ref to a purged job can never be satisfied by waiting
+        found.setdefault(ref, ("CANCELLED", None))
+    return found
+
+
+def _aggregate(tasks: list[tuple[str, int | None]]) -> tuple[str, int | None]:
+    states = {s for s, _ in tasks}
+    if states <= {"PENDING"}:
+        return "PENDING", None
+    if states & set(_LIVE):
+        return "RUNNING", None
+    if states == {"COMPLETED"}:
+        return "COMPLETED", 0
+    return "FAILED", max((c or 0 for s, c in tasks if s != "COMPLETED"), default=1) or 1
+
+
+def _singleton_busy(tx: Tx, rows: list[tuple], deps) -> set[int]:
+    """Singleton jobs that must wait: an older job with the same name and user is live."""
+    singles = [r for r in rows if r[0] in deps and any(
+        c.kind == "singleton" for c in deps[r[0]].conditions)]  # fmt: skip
+    busy = set()
+    for row in singles:
+        other = tx.one(
+            "SELECT 1 FROM jobs WHERE name = :name AND user_name = :user AND id < :id"
+            " AND state IN ('PENDING', 'CONFIGURING', 'RUNNING') LIMIT 1",
+            {"name": row[10], "user": row[11], "id": row[0]},
+        )
+        if other:
+            busy.add(row[0])
+    return busy

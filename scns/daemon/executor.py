@@ -1,0 +1,271 @@
+"""The node side of the daemon: launch what is allocated here, reap, enforce limits, adopt.
+
+In-memory state here is only a cache of live processes; the database row (pid and start
+ticks) and the wrapper's status file are what a restarted daemon rebuilds it from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+from scns.daemon.environment import job_environment
+from scns.daemon.log import log
+from scns.daemon.outcome import Ending, outcome
+from scns.db import statements as sql
+from scns.db.engine import Database
+from scns.domain.job import Job
+from scns.exec import process
+from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned
+
+
+@dataclass
+class Tracked:
+    """A job process this daemon watches (spawned by it, or adopted after a restart)."""
+
+    job_id: int
+    pid: int
+    start_ticks: int | None
+    pidfd: int | None
+    deadline: float | None
+    spawned: Spawned | None = None
+    ending: str | None = None  # TIMEOUT or CANCELLED once we started killing it
+    kill_at: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Executor:
+    def __init__(self, db: Database, node: str, run_dir: str, kill_wait_s: float) -> None:
+        self.db = db
+        self.node = node
+        self.kill_wait_s = kill_wait_s
+        self.scripts = os.path.join(run_dir, "scripts")
+        self.statuses = os.path.join(run_dir, "status")
+        os.makedirs(self.scripts, mode=0o711, exist_ok=True)
+        os.makedirs(self.statuses, mode=0o733, exist_ok=True)
+        os.chmod(self.statuses, 0o1733)  # jobs of any user write their own status file
+        self.tracked: dict[int, Tracked] = {}
+        self.by_pidfd: dict[int, int] = {}
+
+    # ---- launching -------------------------------------------------------------------
+
+    def launch_allocated(self) -> list[Tracked]:
+        """Start every job allocated to this node that is not running yet."""
+        with self.db.read() as tx:
+            ids = [i for i in sql.configuring_on_node(tx, self.node) if i not in self.tracked]
+            if not ids:
+                return []
+            jobs = sql.get_jobs(tx, ids)
+            payloads = {j.id: sql.launch_payload(tx, j.id) for j in jobs}
+            arrays = {
+                j.array_job_id: sql.array_stats(tx, j.array_job_id)
+                for j in jobs
+                if j.array_job_id is not None
+            }
+        spawned: list[tuple[Job, Spawned]] = []
+        failed: list[tuple[int, str]] = []
+        for job in jobs:
+            try:
+                spawned.append((job, self._spawn(job, payloads[job.id], arrays)))
+            except LaunchError as exc:
+                failed.append((job.id, str(exc)))
+        return self._commit_starts(spawned, failed)
+
+    def _spawn(self, job: Job, payload: tuple[str, str, str], arrays: dict) -> Spawned:
+        import json
+
+        script, argv_json, env_json = payload
+        script_path = os.path.join(self.scripts, str(job.id))
+        status_path = os.path.join(self.statuses, str(job.id))
+        _write_script(script_path, script, job)
+        for stale in (status_path, status_path + ".tmp"):
+            if os.path.exists(stale):
+                os.unlink(stale)
+        env = job_environment(job, env_json, self.node, arrays.get(job.array_job_id))
+        spec = LaunchSpec(
+            job_id=job.id,
+            script_path=script_path,
+            argv=json.loads(argv_json or "[]"),
+            workdir=job.workdir,
+            env=env,
+            stdout_path=job.stdout_path,
+            stderr_path=job.stderr_path,
+            cpu_ids=job.cpu_id_list,
+            status_path=status_path,
+            uid=job.uid,
+            gid=job.gid,
+            mem_limit_bytes=job.mem_mb * 1024 * 1024 if job.mem_mb else None,
+        )
+        return process.spawn(spec)
+
+    def _commit_starts(self, spawned, failed) -> list[Tracked]:
+        """Record RUNNING (guarded) for every spawned wrapper, then let the winners go."""
+        now = time.time()
+        winners: list[tuple[Job, Spawned]] = []
+        with self.db.write() as tx:
+            for job, proc in spawned:
+                if sql.mark_running(tx, job.id, proc.pid, proc.start_ticks, now):
+                    winners.append((job, proc))
+                else:  # cancelled while we spawned: it must never run
+                    proc.abort()
+                    sql.finish(tx, job.id, expected=["CONFIGURING"], state="CANCELLED", now=now,
+                               reason="cancelled before start")  # fmt: skip
+            for job_id, reason in failed:
+                sql.finish(tx, job_id, expected=["CONFIGURING"], state="FAILED", now=now,
+                           reason=reason)  # fmt: skip
+        started = []
+        for job, proc in winners:
+            proc.go()
+            deadline = now + job.time_limit_s if job.time_limit_s else None
+            started.append(self._track(job.id, proc.pid, proc.start_ticks, deadline, proc))
+            log("job_started", job=job.id, pid=proc.pid, cpus=job.cpu_ids)
+        for job_id, reason in failed:
+            log("job_failed_to_start", job=job_id, reason=reason)
+        for job, proc in spawned:
+            if (job, proc) not in winners:
+                self._reap_aborted(proc)
+        return started
+
+    def _reap_aborted(self, proc: Spawned) -> None:
+        with contextlib.suppress(Exception):
+            proc.popen.wait(timeout=5)
+
+    def _track(self, job_id, pid, ticks, deadline, spawned=None) -> Tracked:
+        pidfd = process.open_pidfd(pid)
+        entry = Tracked(job_id, pid, ticks, pidfd, deadline, spawned)
+        self.tracked[job_id] = entry
+        if pidfd is not None:
+            self.by_pidfd[pidfd] = job_id
+        return entry
+
+    # ---- ending ----------------------------------------------------------------------
+
+    def collect_exited(self, job_ids: list[int] | None = None) -> int:
+        """Finalise every tracked job whose process has ended; returns how many."""
+        done: list[tuple[Tracked, ExitStatus | None]] = []
+        for entry in list(self.tracked.values()):
+            if job_ids is not None and entry.job_id not in job_ids:
+                continue
+            status = self._exit_status(entry)
+            if status is not _STILL_RUNNING:
+                done.append((entry, status))
+        if done:
+            self._finalise(done)
+        return len(done)
+
+    def _exit_status(self, entry: Tracked):
+        status_path = os.path.join(self.statuses, str(entry.job_id))
+        if entry.spawned is not None:
+            try:
+                pid, wait_status = os.waitpid(entry.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, wait_status = entry.pid, None
+            if pid == 0:
+                return _STILL_RUNNING
+            entry.spawned.popen.returncode = -1 if wait_status is None else wait_status
+            recorded = process.read_status(status_path)
+            if isinstance(recorded, ExitStatus):
+                return recorded
+            return ExitStatus.from_wait_status(wait_status) if wait_status is not None else None
+        if process.is_alive(entry.pid, entry.start_ticks):
+            return _STILL_RUNNING
+        recorded = process.read_status(status_path)
+        return recorded if isinstance(recorded, ExitStatus) else None
+
+    def _finalise(self, done: list[tuple[Tracked, ExitStatus | None]]) -> None:
+        now = time.time()
+        with self.db.write() as tx:
+            for entry, status in done:
+                state, code, sig, reason = outcome(status, Ending(entry.ending))
+                won = sql.finish(tx, entry.job_id, expected=["RUNNING"], state=state, now=now,
+                                 exit_code=code, signal=sig, reason=reason)  # fmt: skip
+                entry.extra["final"] = (state, code, sig, won)
+        for entry, _status in done:
+            self._forget(entry)
+            state, code, sig, won = entry.extra["final"]
+            log("job_ended", job=entry.job_id, state=state, exit_code=code, signal=sig,
+                recorded=won)  # fmt: skip
+
+    def _forget(self, entry: Tracked) -> None:
+        self.tracked.pop(entry.job_id, None)
+        if entry.pidfd is not None:
+            self.by_pidfd.pop(entry.pidfd, None)
+            os.close(entry.pidfd)
+        for path in (os.path.join(self.scripts, str(entry.job_id)),
+                     os.path.join(self.statuses, str(entry.job_id))):  # fmt: skip
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    # ---- limits and cancellation --------------------------------------------------------
+
+    def enforce(self, now: float) -> None:
+        """Time limits (SIGTERM, then SIGKILL after the grace period) and kill escalation."""
+        for entry in self.tracked.values():
+            if entry.kill_at is not None and now >= entry.kill_at:
+                process.signal_group(entry.pid, signal.SIGKILL)
+                entry.kill_at = None
+            elif entry.ending is None and entry.deadline is not None and now >= entry.deadline:
+                self._terminate(entry, "TIMEOUT", now)
+
+    def apply_cancels(self, now: float) -> None:
+        with self.db.read() as tx:
+            wanted = sql.cancel_requested_on_node(tx, self.node)
+        for job_id in wanted:
+            entry = self.tracked.get(job_id)
+            if entry is not None and entry.ending is None:
+                self._terminate(entry, "CANCELLED", now)
+
+    def _terminate(self, entry: Tracked, ending: str, now: float) -> None:
+        entry.ending = ending
+        entry.kill_at = now + self.kill_wait_s
+        process.signal_group(entry.pid, signal.SIGTERM)
+        log("job_signalled", job=entry.job_id, signal="TERM", why=ending)
+
+    def next_timer(self) -> float | None:
+        """The earliest wall-clock time at which enforce() has something to do."""
+        times = [e.kill_at for e in self.tracked.values() if e.kill_at is not None]
+        times += [e.deadline for e in self.tracked.values() if e.deadline and e.ending is None]
+        return min(times, default=None)
+
+    # ---- adoption after a restart -------------------------------------------------------
+
+    def adopt(self) -> None:
+        """Rebuild the process cache from the database: reattach, finalise, or requeue."""
+        with self.db.read() as tx:
+            jobs = sql.live_jobs_on_node(tx, self.node)
+        for job in jobs:
+            if job.state != "RUNNING" or job.pid is None:
+                continue  # CONFIGURING: launch_allocated() starts it
+            deadline = job.start_time + job.time_limit_s if job.time_limit_s else None
+            entry = self._track(job.id, job.pid, job.pid_start_ticks, deadline)
+            recorded = process.read_status(os.path.join(self.statuses, str(job.id)))
+            if recorded == "aborted":
+                self._requeue_never_ran(entry)
+            elif job.cancel_requested:
+                entry.ending = "CANCELLED"
+            log("job_adopted", job=job.id, pid=job.pid)
+        self.collect_exited()
+
+    def _requeue_never_ran(self, entry: Tracked) -> None:
+        """The daemon died between recording RUNNING and "go": the job never ran."""
+        with self.db.write() as tx:
+            sql.requeue(tx, entry.job_id, expected=["RUNNING"], now=time.time(),
+                        reason="launch interrupted")  # fmt: skip
+        self._forget(entry)
+        log("job_requeued", job=entry.job_id, why="launch interrupted")
+
+
+_STILL_RUNNING = object()
+
+
+def _write_script(path: str, script: str, job: Job) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o700)
+    try:
+        os.write(fd, script.encode())
+        if os.geteuid() == 0 and job.uid != 0:
+            os.fchown(fd, job.uid, job.gid)
+    finally:
+        os.close(fd)

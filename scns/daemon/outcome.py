@@ -1,0 +1,39 @@
+"""How a job's end becomes its final state: one small table, in one place."""
+
+from __future__ import annotations
+
+import signal as signals
+from dataclasses import dataclass
+
+from scns.exec.process import ExitStatus
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What the daemon did to the job, if anything (TIMEOUT, CANCELLED, OUT_OF_MEMORY)."""
+
+    kind: str | None
+
+
+def outcome(status: ExitStatus | None, ending: Ending):
+    """(state, exit_code, signal, reason) for a job that ended with ``status``."""
+    code = status.exit_code if status else None
+    sig = status.signal if status else None
+    if ending.kind == "TIMEOUT":
+        return "TIMEOUT", code, sig, "time limit reached"
+    if ending.kind == "CANCELLED":
+        return "CANCELLED", code, sig, "cancelled by user"
+    if status is None:
+        return "FAILED", None, None, "exit status lost (the job's wrapper was killed)"
+    if status.exit_code == 0:
+        return "COMPLETED", 0, None, None
+    if status.signal is not None:
+        return "FAILED", None, sig, f"killed by signal {_name(sig)}"
+    return "FAILED", code, None, f"exit code {code}"
+
+
+def _name(sig: int) -> str:
+    try:
+        return signals.Signals(sig).name
+    except ValueError:
+        return str(sig)

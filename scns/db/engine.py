@@ -1,0 +1,245 @@
+"""Connections: stdlib sqlite3 for the embedded default, SQLAlchemy + psycopg for PostgreSQL.
+
+Both run the same parameterised SQL text (``:name`` placeholders) from ``scns.db.statements``.
+The embedded path skips SQLAlchemy on purpose: importing it costs ~400 ms, which would be most
+of every ``scns submit``; the schema still comes from SQLAlchemy (``scns.db.schema``) and
+migrations from Alembic, and one test suite runs the statements on both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from scns.errors import ScnsError
+
+Params = Mapping[str, Any] | None
+
+
+class DatabaseError(ScnsError):
+    """The database cannot be reached or used; the message says which and why."""
+
+
+class Tx:
+    """One open transaction; every statement of ``scns.db.statements`` takes one."""
+
+    dialect: str
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple]:
+        raise NotImplementedError
+
+    def run(self, sql: str, params: Params = None) -> int:
+        """Execute a statement and return how many rows it changed."""
+        raise NotImplementedError
+
+    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def one(self, sql: str, params: Params = None) -> tuple | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+
+class _SqliteTx(Tx):
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple]:
+        return self._conn.execute(sql, params or {}).fetchall()
+
+    def run(self, sql: str, params: Params = None) -> int:
+        return self._conn.execute(sql, params or {}).rowcount
+
+    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        self._conn.executemany(sql, params)
+
+
+class _SqlAlchemyTx(Tx):
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any, text: Any) -> None:
+        self._conn = conn
+        self._text = text
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple]:
+        return [tuple(r) for r in self._conn.execute(self._text(sql), params or {}).fetchall()]
+
+    def run(self, sql: str, params: Params = None) -> int:
+        return self._conn.execute(self._text(sql), params or {}).rowcount
+
+    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        if params:
+            self._conn.execute(self._text(sql), list(params))
+
+
+class Database:
+    """A handle on the scns database; ``write()`` and ``read()`` open short transactions."""
+
+    dialect: str
+    url: str
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def close(self) -> None:
+        """Release connections (the daemon calls this before exiting)."""
+
+
+class SqliteDatabase(Database):
+    """Embedded SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for every write."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, synchronous: str = "NORMAL"):
+        self.url = url
+        self.path = sqlite_path(url)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def connection(self) -> sqlite3.Connection:
+        # A forked child must never reuse its parent's connection.
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = self._open()
+            self._pid = os.getpid()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        directory = os.path.dirname(self.path) or "."
+        if not os.path.isdir(directory):
+            try:
+                os.makedirs(directory, mode=0o755, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create {directory}: {exc.strerror}") from None
+        if not os.access(directory, os.W_OK) or (
+            os.path.exists(self.path) and not os.access(self.path, os.W_OK)
+        ):
+            raise DatabaseError(f"database {self.path} is not writable")
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise DatabaseError(f"database {self.path} cannot use WAL mode ({mode})")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open database {self.path}: {exc}") from None
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        conn = self.connection()
+        _begin_immediate(conn)
+        try:
+            yield _SqliteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield _SqliteTx(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock up front; sqlite's busy handler covers most waits, this the rest."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise DatabaseError(f"database is busy: {exc}") from None
+            time.sleep(0.005)
+
+
+class SqlAlchemyDatabase(Database):
+    """PostgreSQL (or any SQLAlchemy URL) through a pooled engine."""
+
+    def __init__(self, url: str, *, pool: Mapping[str, Any] | None = None) -> None:
+        from sqlalchemy import create_engine, text
+
+        self.url = url
+        self._text = text
+        options: dict[str, Any] = {}
+        if not url.startswith("sqlite"):
+            options.update(pool or {})
+        self.engine = create_engine(url, **options)
+        self.dialect = self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            with self.engine.begin() as conn:
+                tx = _SqlAlchemyTx(conn, self._text)
+                tx.dialect = self.dialect
+                yield tx
+        except OperationalError as exc:
+            raise DatabaseError(f"database unavailable: {_first_line(exc)}") from exc
+
+    read = write
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
+
+
+def sqlite_path(url: str) -> str:
+    """The file behind a ``sqlite:///path`` URL (relative paths are kept relative)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise DatabaseError(f"not a sqlite URL: {url}")
+    return url[len(prefix) :]
+
+
+def open_database(url: str, *, pool: Mapping[str, Any] | None = None) -> Database:
+    """Pick the connection kind from the URL scheme."""
+    if url.startswith("sqlite:///"):
+        return SqliteDatabase(url)
+    if url.startswith(("postgresql", "postgres")):
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return SqlAlchemyDatabase(url, pool=pool)
+    raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+def in_clause(name: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+    """Placeholders and parameters for ``IN (...)`` with a variable number of values."""
+    params = {f"{name}{i}": v for i, v in enumerate(values)}
+    return ", ".join(f":{k}" for k in params) or "NULL", params

@@ -1,0 +1,247 @@
+"""Starting, watching and signalling job processes, independently of the daemon's lifetime.
+
+A job runs under a tiny ``/bin/sh`` wrapper in its own session. The wrapper waits for one
+"go" line on a pipe before running anything, so the daemon can record the pid in the
+database first: a daemon that dies between spawn and go leaves a wrapper that reads EOF
+and exits without running the job. After the job ends, the wrapper writes its exit status
+to a file, which a daemon restarted later reads to finalise the job with its true status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# $1 status file, $2 script, $3... script arguments. The trap keeps the wrapper alive
+# through the SIGTERM sent to the whole process group, so it can still write the status;
+# a caught signal is reset to default in the child at exec, so the job sees SIGTERM.
+WRAPPER = r"""status=$1; shift
+IFS= read -r go || { echo aborted > "$status"; exit 0; }
+[ "$go" = go ] || { echo aborted > "$status"; exit 0; }
+trap : TERM INT HUP
+"$@" </dev/null
+rc=$?
+echo "exit $rc" > "$status"
+exit $rc
+"""
+
+WRAPPER_ABORTED_RC = 0
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a job ended: an exit code, or the signal that killed it."""
+
+    exit_code: int | None
+    signal: int | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0
+
+    @classmethod
+    def from_shell_rc(cls, rc: int) -> ExitStatus:
+        """Shells report death by signal N as 128+N; read it back that way."""
+        if 128 < rc < 128 + 65:
+            return cls(None, rc - 128)
+        return cls(rc, None)
+
+    @classmethod
+    def from_wait_status(cls, status: int) -> ExitStatus:
+        if os.WIFSIGNALED(status):
+            return cls(None, os.WTERMSIG(status))
+        return cls.from_shell_rc(os.WEXITSTATUS(status))
+
+
+@dataclass
+class Spawned:
+    """A wrapper that is started and pinned but has not been told to run the job yet."""
+
+    pid: int
+    start_ticks: int | None
+    popen: subprocess.Popen
+
+    def go(self) -> None:
+        """Let the wrapper run the job."""
+        try:
+            self.popen.stdin.write(b"go\n")
+            self.popen.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def abort(self) -> None:
+        """Close the pipe without "go": the wrapper exits and the job never runs."""
+        with contextlib.suppress(BrokenPipeError):
+            self.popen.stdin.close()
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    job_id: int
+    script_path: str
+    argv: Sequence[str]
+    workdir: str
+    env: Mapping[str, str]
+    stdout_path: str
+    stderr_path: str
+    cpu_ids: Sequence[int]
+    status_path: str
+    uid: int | None = None
+    gid: int | None = None
+    mem_limit_bytes: int | None = None
+
+
+class LaunchError(Exception):
+    """The job could not be started; the message is the reason recorded on the job."""
+
+
+def spawn(spec: LaunchSpec) -> Spawned:
+    """Start the wrapper in a new session, pinned to the job's cores, held before "go"."""
+    out = err = None
+    try:
+        out = _open_output(spec.stdout_path, spec)
+        err = out if spec.stderr_path == spec.stdout_path else _open_output(spec.stderr_path, spec)
+        popen = subprocess.Popen(
+            [
+                "/bin/sh",
+                "-c",
+                WRAPPER,
+                "scns-job",
+                spec.status_path,
+                spec.script_path,
+                *spec.argv,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=err,
+            cwd=spec.workdir,
+            env=dict(spec.env),
+            start_new_session=True,
+            close_fds=True,
+            **_identity(spec),
+        )
+    except FileNotFoundError as exc:
+        raise LaunchError(f"cannot start: {exc.filename or spec.workdir}: no such file") from None
+    except PermissionError as exc:
+        raise LaunchError(f"cannot start: permission denied: {exc.filename or ''}") from None
+    except OSError as exc:
+        raise LaunchError(f"cannot start: {exc.strerror or exc}") from None
+    finally:
+        for handle in {out, err}:
+            if handle is not None:
+                os.close(handle)
+    try:
+        if spec.cpu_ids:
+            os.sched_setaffinity(popen.pid, spec.cpu_ids)
+        if spec.mem_limit_bytes:
+            _limit_memory(popen.pid, spec.mem_limit_bytes)
+    except OSError as exc:
+        popen.stdin.close()
+        raise LaunchError(f"cannot pin the job to cpus {list(spec.cpu_ids)}: {exc}") from None
+    return Spawned(popen.pid, process_start_ticks(popen.pid), popen)
+
+
+def _identity(spec: LaunchSpec) -> dict:
+    """Run as the submitting user when the daemon is root (never the other way round)."""
+    if os.geteuid() == 0 and spec.uid not in (None, 0):
+        return {"user": spec.uid, "group": spec.gid, "extra_groups": []}
+    return {}
+
+
+def _open_output(path: str, spec: LaunchSpec) -> int:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise LaunchError(f"cannot open output file {path}: {exc.strerror}") from None
+    if os.geteuid() == 0 and spec.uid not in (None, 0):
+        os.fchown(fd, spec.uid, spec.gid if spec.gid is not None else -1)
+    return fd
+
+
+def _limit_memory(pid: int, limit_bytes: int) -> None:
+    import resource
+
+    resource.prlimit(pid, resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+def read_status(path: str) -> ExitStatus | str | None:
+    """The wrapper's record: an ExitStatus, "aborted" (never ran), or None (not written yet)."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None
+    if not text.endswith("\n"):
+        return None
+    text = text.strip()
+    if text == "aborted":
+        return "aborted"
+    if text.startswith("exit "):
+        try:
+            return ExitStatus.from_shell_rc(int(text[5:]))
+        except ValueError:
+            return None
+    return None
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot: with the pid, it names a process
+    uniquely, so a reused pid is never mistaken for the job."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def is_alive(pid: int, start_ticks: int | None) -> bool:
+    """True if that very process still exists and has not exited (zombies count as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    fields = data[data.rindex(b")") + 2 :].split()
+    if fields[0] in (b"Z", b"X"):
+        return False
+    return start_ticks is None or int(fields[19]) == start_ticks
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Signal a job's whole process group; False when it is already gone."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+
+
+def group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError as exc:
+        if exc.errno in (errno.ESRCH, errno.ENOSYS):
+            return None
+        raise
+
+
+SIGNALS = {s.value: s.name for s in signal.Signals}

@@ -1,0 +1,98 @@
+"""Looking jobs up and cancelling them: the service behind ``query``, ``queue`` and ``cancel``."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from scns.db import statements as sql
+from scns.db.engine import Database
+from scns.domain.dependency import JobRef
+from scns.domain.job import Job
+from scns.domain.states import JobState
+from scns.errors import InvalidInput, NotFound
+
+_REF = re.compile(r"([0-9]{1,18})(?:_([0-9]{1,9}))?")
+
+
+def parse_job_ref(text: str) -> JobRef:
+    """``123`` (a job, or a whole array) or ``123_4`` (one array task)."""
+    match = _REF.fullmatch(text.strip())
+    if not match:
+        raise InvalidInput(f"invalid job id {text!r}: expected a number like 123 or 123_4")
+    task = match.group(2)
+    return JobRef(int(match.group(1)), int(task) if task is not None else None)
+
+
+def resolve(db: Database, ref: JobRef) -> list[Job]:
+    """The jobs a reference names: one job, one array task, or every task of an array."""
+    with db.read() as tx:
+        if ref.task_id is not None:
+            job = sql.get_array_task(tx, ref.job_id, ref.task_id)
+            found = [job] if job else []
+        else:
+            job = sql.get_job(tx, ref.job_id)
+            if job is not None and job.array_job_id == job.id:
+                found = sql.get_array_jobs(tx, job.id)
+            else:
+                found = [job] if job else []
+    if not found:
+        raise NotFound(f"invalid job id {ref}: no such job")
+    return found
+
+
+def get_job(db: Database, text: str) -> Job:
+    """One job for ``query``; an array reference shows its first task."""
+    return resolve(db, parse_job_ref(text))[0]
+
+
+def list_jobs(db: Database, *, all_jobs: bool = False, states: list[str] | None = None,
+              limit: int | None = None) -> list[Job]:  # fmt: skip
+    with db.read() as tx:
+        return sql.list_jobs(tx, states=states, include_finished=all_jobs, limit=limit)
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    job: str
+    outcome: str  # cancelled, signalled, already_finished
+
+    @property
+    def message(self) -> str:
+        return {
+            "cancelled": f"job {self.job} cancelled",
+            "signalled": f"job {self.job} is being cancelled",
+            "already_finished": f"job {self.job} has already finished",
+        }[self.outcome]
+
+
+def cancel(db: Database, texts: list[str], now: float | None = None) -> list[CancelResult]:
+    """Cancel jobs: pending ones at once, running ones by asking their node's daemon.
+
+    Every id is checked before anything changes, so one unknown id cancels nothing.
+    """
+    now = time.time() if now is None else now
+    targets = [(text, resolve(db, parse_job_ref(text))) for text in texts]
+    results = []
+    with db.write() as tx:
+        for _text, jobs in targets:
+            ids = [j.id for j in jobs]
+            pending = set(sql.cancel_pending(tx, ids, now, "cancelled by user"))
+            for job_id in pending:
+                sql.add_event(tx, job_id, now, "cancelled", "by user while pending")
+            flagged = {
+                i for i, _node in sql.request_cancel(tx, [i for i in ids if i not in pending])
+            }
+            for job in jobs:
+                outcome = (
+                    "cancelled" if job.id in pending
+                    else "signalled" if job.id in flagged
+                    else "already_finished"
+                )  # fmt: skip
+                results.append(CancelResult(job.display_id, outcome))
+    return results
+
+
+def is_live(job: Job) -> bool:
+    return job.state in (JobState.PENDING, JobState.CONFIGURING, JobState.RUNNING)

@@ -1,0 +1,167 @@
+"""Writing a validated submission: ids, output paths and rows, in one transaction."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import socket
+from dataclasses import dataclass
+
+from scns.db import statements as sql
+from scns.db.engine import Database, Tx
+from scns.domain.job import JobRequest
+from scns.errors import InvalidInput
+from scns.service.submission import SubmitContext
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: int
+    tasks: int
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """The identity a job runs as."""
+
+    user_name: str
+    uid: int
+    gid: int
+
+    @classmethod
+    def current(cls) -> Submitter:
+        uid = os.getuid()
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = str(uid)
+        return cls(name, uid, os.getgid())
+
+
+def local_cpu_count() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter) -> Submitted:
+    """Insert the job (or every array task) and return its id."""
+    tasks = request.array_task_ids or (None,)
+    with db.write() as tx:
+        _check_fits(tx, request)
+        _check_dependency(tx, request)
+        ids = sql.reserve_job_ids(tx, len(tasks))
+        array_id = ids[0] if request.array_task_ids else None
+        env = dict(ctx.env)
+        env.setdefault("SLURM_SUBMIT_DIR", ctx.cwd)
+        env.setdefault("SLURM_SUBMIT_HOST", socket.gethostname())
+        shared = _shared_columns(request, ctx, who)
+        rows = []
+        checked_dirs: set[str] = set()
+        for position, (job_id, task) in enumerate(zip(ids, tasks, strict=True)):
+            out, err = _paths(request, job_id, who.user_name, array_id, task)
+            for path in {out, err}:
+                _check_output_dir(path, checked_dirs)
+            row = dict(shared, id=job_id, stdout_path=out, stderr_path=err)
+            if array_id is not None:
+                row.update(array_job_id=array_id, array_task_id=task)
+            if position == 0:  # array tasks share the first task's script and environment
+                row.update(
+                    script=request.script,
+                    argv=sql.dumps(list(request.argv)),
+                    environment=sql.dumps(env),
+                )
+            rows.append(row)
+        sql.insert_jobs(tx, rows)
+    warnings = tuple(
+        f"option --{name} is not implemented by scns and was ignored"
+        for name in request.ignored_options
+    )
+    return Submitted(ids[0], len(ids), warnings)
+
+
+def _shared_columns(request: JobRequest, ctx: SubmitContext, who: Submitter) -> dict:
+    return {
+        "name": request.name,
+        "user_name": who.user_name,
+        "uid": who.uid,
+        "gid": who.gid,
+        "state": "PENDING",
+        "reason": "JobHeldUser" if request.held else None,
+        "script": "",
+        "argv": "[]",
+        "environment": "{}",
+        "workdir": request.workdir,
+        "ntasks": request.ntasks,
+        "cpus_per_task": request.cpus_per_task,
+        "cpus": request.cpus,
+        "mem_mb": request.mem_mb,
+        "time_limit_s": request.time_limit_s,
+        "priority": request.priority,
+        "nice": request.nice,
+        "held": int(request.held),
+        "begin_time": request.begin_time,
+        "dependency": request.dependency,
+        "kill_on_invalid_dep": int(request.kill_on_invalid_dep),
+        "requeue": int(request.requeue),
+        "array_job_id": None,
+        "array_task_id": None,
+        "array_max_running": request.array_max_running,
+        "submit_time": ctx.now,
+    }
+
+
+def _paths(request: JobRequest, job_id: int, user: str, array_id, task) -> tuple[str, str]:
+    from scns.domain.patterns import expand_path_pattern
+
+    def expand(pattern: str) -> str:
+        path = expand_path_pattern(
+            pattern,
+            job_id=job_id,
+            name=request.name,
+            user=user,
+            array_job_id=array_id,
+            array_task_id=task,
+        )
+        return os.path.normpath(os.path.join(request.workdir, os.path.expanduser(path)))
+
+    out = expand(request.stdout_pattern)
+    err = expand(request.stderr_pattern) if request.stderr_pattern else out
+    return out, err
+
+
+def _check_output_dir(path: str, checked: set[str]) -> None:
+    directory = os.path.dirname(path) or "/"
+    if directory in checked:
+        return
+    if not os.path.isdir(directory):
+        raise InvalidInput(f"output directory {directory} does not exist (for {path})")
+    if os.path.isdir(path):
+        raise InvalidInput(f"output path {path} is a directory")
+    checked.add(directory)
+
+
+def _check_fits(tx: Tx, request: JobRequest) -> None:
+    """Refuse at submit what no node could ever run."""
+    largest = sql.max_node_cpus(tx) or local_cpu_count()
+    if request.cpus > largest:
+        raise InvalidInput(
+            f"requested {request.cpus} CPUs but the largest node has {largest}"
+            " (Requested node configuration is not available)"
+        )
+
+
+def _check_dependency(tx: Tx, request: JobRequest) -> None:
+    if not request.dependency:
+        return
+    from scns.domain.dependency import parse_dependency
+
+    dep = parse_dependency(request.dependency)
+    wanted = {ref.job_id for cond in dep.conditions for ref in cond.job_refs}
+    missing = wanted - sql.known_job_ids(tx, wanted) if wanted else set()
+    if missing:
+        raise InvalidInput(f"dependency on unknown job id {min(missing)} (Job dependency problem)")
+
+
+def loads(text: str):
+    return json.loads(text) if text else None

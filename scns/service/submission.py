@@ -1,0 +1,236 @@
+"""Turning ``scns submit`` arguments into stored jobs.
+
+Everything is validated before anything is written, and the write is one transaction: a
+bad submission leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from scns.domain.job import JobRequest
+from scns.domain.options import ParsedArgs, parse_args
+from scns.errors import InvalidInput
+
+WRAP_SHELL = "#!/bin/sh\n"
+_CPU_OPTIONS = ("cpus", "cpus-per-task", "ntasks")
+
+
+@dataclass(frozen=True)
+class SubmitContext:
+    """Who submits, from where, when: read once at the edge and passed in."""
+
+    cwd: str
+    env: Mapping[str, str]
+    now: float
+
+
+def build_request(args: list[str], ctx: SubmitContext) -> JobRequest:
+    """Parse the command line and the script's directives into one validated request."""
+    cli = parse_args(args)
+    if cli.values.get("wrap") is not None:
+        if cli.positionals:
+            raise InvalidInput("script arguments are not allowed with --wrap")
+        script = WRAP_SHELL + str(cli.values["wrap"]) + "\n"
+        argv: tuple[str, ...] = ()
+        default_name = "wrap"
+    else:
+        if not cli.positionals:
+            raise InvalidInput("no batch script given (use SCRIPT or --wrap COMMAND)")
+        path = cli.positionals[0]
+        script = read_script(path if os.path.isabs(path) else os.path.join(ctx.cwd, path))
+        argv = tuple(cli.positionals[1:])
+        default_name = os.path.basename(path)
+    values = merge_options(_directive_args(script), cli)
+    return _request(values, script, argv, default_name, cli.ignored, ctx)
+
+
+def read_script(path: str) -> str:
+    """The script's text, refused as sbatch refuses it (missing, directory, binary, empty)."""
+    from scns.domain.directives import check_script_text
+
+    if os.path.isdir(path):
+        raise InvalidInput(f"batch script {path} is a directory")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(10 * 1024 * 1024 + 1)
+    except FileNotFoundError:
+        raise InvalidInput(f"batch script {path} does not exist") from None
+    except PermissionError:
+        raise InvalidInput(f"batch script {path} is not readable") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read batch script {path}: {exc.strerror}") from None
+    if len(data) > 10 * 1024 * 1024:
+        raise InvalidInput(f"batch script {path} is larger than 10 MiB")
+    try:
+        return check_script_text(data)
+    except InvalidInput as exc:
+        raise InvalidInput(f"batch script {path}: {exc}") from None
+
+
+def _directive_args(script: str) -> ParsedArgs:
+    from scns.domain.directives import read_directives
+
+    tokens = read_directives(script)
+    if not tokens:
+        return ParsedArgs()
+    parsed = parse_args(tokens, where="#SBATCH line")
+    if parsed.positionals:
+        raise InvalidInput(f"unexpected argument {parsed.positionals[0]!r} in #SBATCH line")
+    return parsed
+
+
+def merge_options(directives: ParsedArgs, cli: ParsedArgs) -> dict[str, str | bool]:
+    """Command line over directives; --cpus and -c/-n replace each other across sources."""
+    for source in (directives, cli):
+        if "cpus" in source.values and (
+            "cpus-per-task" in source.values or "ntasks" in source.values
+        ):
+            raise InvalidInput("--cpus cannot be combined with -c/--cpus-per-task or -n/--ntasks")
+    merged = dict(directives.values)
+    if "cpus" in cli.values:
+        merged.pop("cpus-per-task", None)
+        merged.pop("ntasks", None)
+    elif "cpus-per-task" in cli.values or "ntasks" in cli.values:
+        merged.pop("cpus", None)
+    merged.update(cli.values)
+    merged["__ignored__"] = ",".join(dict.fromkeys(directives.ignored + cli.ignored))
+    return merged
+
+
+def positive_int(value: str | bool, option: str, *, minimum: int = 1) -> int:
+    text = str(value).strip()
+    try:
+        number = int(text)
+    except ValueError:
+        raise InvalidInput(f"invalid {option} {text!r}: expected a whole number") from None
+    if number < minimum:
+        raise InvalidInput(f"invalid {option} {text!r}: must be at least {minimum}")
+    if number > 1_000_000:
+        raise InvalidInput(f"invalid {option} {text!r}: too large")
+    return number
+
+
+def _signed_int(value: str | bool, option: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"invalid {option} {value!r}: expected a whole number") from None
+    if abs(number) > 2_000_000_000:
+        raise InvalidInput(f"invalid {option} {value!r}: out of range")
+    return number
+
+
+def _cpu_shape(values: Mapping[str, str | bool]) -> tuple[int, int]:
+    """(ntasks, cpus_per_task) from -n/-c or the --cpus shortcut."""
+    if "cpus" in values:
+        return 1, positive_int(values["cpus"], "--cpus")
+    ntasks = positive_int(values.get("ntasks", "1"), "--ntasks")
+    per_task = positive_int(values.get("cpus-per-task", "1"), "--cpus-per-task")
+    return ntasks, per_task
+
+
+def _text(values: Mapping[str, str | bool], name: str) -> str | None:
+    value = values.get(name)
+    if value is None:
+        return None
+    if value is True or value == "":
+        raise InvalidInput(f"option --{name} needs a value")
+    return str(value)
+
+
+def _request(values, script, argv, default_name, ignored, ctx: SubmitContext) -> JobRequest:
+    from scns.domain import timespec
+
+    ntasks, per_task = _cpu_shape(values)
+    name = _text(values, "job-name") or default_name
+    _check_name(name)
+    workdir = _workdir(_text(values, "chdir"), ctx.cwd)
+    time_limit = None
+    if "time" in values:
+        time_limit = timespec.parse_time_limit(str(values["time"]))
+    extra = _scheduling_fields(values, ctx)
+    array = extra.pop("array", None)
+    default_out = "scns-%A_%a.out" if array else "scns-%j.out"
+    return JobRequest(
+        name=name,
+        script=script,
+        argv=argv,
+        workdir=workdir,
+        stdout_pattern=_text(values, "output") or default_out,
+        stderr_pattern=_text(values, "error"),
+        ntasks=ntasks,
+        cpus_per_task=per_task,
+        time_limit_s=time_limit,
+        parsable=bool(values.get("parsable")),
+        array_task_ids=array.task_ids if array else None,
+        array_max_running=array.max_running if array else None,
+        ignored_options=tuple(o for o in str(values.get("__ignored__", "")).split(",") if o),
+        **extra,
+    )
+
+
+def _scheduling_fields(values: Mapping[str, str | bool], ctx: SubmitContext) -> dict:
+    """Options that shape when and in what order a job runs (issue: scheduling)."""
+    fields: dict = {}
+    if "mem" in values:
+        from scns.domain.sizes import parse_mem_mb
+
+        fields["mem_mb"] = parse_mem_mb(str(values["mem"]))
+    if "priority" in values:
+        fields["priority"] = _signed_int(values["priority"], "--priority")
+    if "nice" in values:
+        fields["nice"] = 100 if values["nice"] is True else _signed_int(values["nice"], "--nice")
+    if values.get("hold"):
+        fields["held"] = True
+    if "begin" in values:
+        fields["begin_time"] = _begin(str(values["begin"]), ctx.now)
+    if "dependency" in values:
+        from scns.domain.dependency import format_dependency, parse_dependency
+
+        fields["dependency"] = format_dependency(parse_dependency(str(values["dependency"])))
+    if "kill-on-invalid-dep" in values:
+        fields["kill_on_invalid_dep"] = _yes_no(values["kill-on-invalid-dep"])
+    if values.get("requeue"):
+        fields["requeue"] = True
+    if values.get("no-requeue"):
+        fields["requeue"] = False
+    if "array" in values:
+        from scns.domain.arrayspec import parse_array
+
+        fields["array"] = parse_array(str(values["array"]))
+    return fields
+
+
+def _begin(text: str, now: float) -> float:
+    import datetime as dt
+
+    from scns.domain.begin import parse_begin
+
+    local_now = dt.datetime.fromtimestamp(now).astimezone()
+    return parse_begin(text, local_now).timestamp()
+
+
+def _yes_no(value: str | bool) -> bool:
+    text = str(value).strip().lower()
+    if text in ("yes", "y", "1", "true"):
+        return True
+    if text in ("no", "n", "0", "false"):
+        return False
+    raise InvalidInput(f"invalid --kill-on-invalid-dep {value!r}: expected yes or no")
+
+
+def _check_name(name: str) -> None:
+    if len(name) > 200:
+        raise InvalidInput("job name is longer than 200 characters")
+    if any(ord(ch) < 32 for ch in name):
+        raise InvalidInput("job name contains control characters")
+
+
+def _workdir(chdir: str | None, cwd: str) -> str:
+    path = os.path.abspath(os.path.join(cwd, os.path.expanduser(chdir))) if chdir else cwd
+    if not os.path.isdir(path):
+        raise InvalidInput(f"working directory {path} does not exist or is not a directory")
+    return path
