@@ -30,10 +30,9 @@ def notify(run_dir: str, only: str | None = None) -> None:
         for name in names:
             if not name.endswith(_SUFFIX) or (only and name != only + _SUFFIX):
                 continue
-            try:
+            # a full buffer means it is already woken; a stale socket has no listener
+            with contextlib.suppress(OSError):
                 sock.sendto(b"!", os.path.join(directory, name))
-            except OSError:  # full buffer (already woken), or a stale socket
-                pass
     finally:
         sock.close()
 

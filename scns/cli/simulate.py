@@ -133,7 +133,13 @@ def _write_generated(
 def _print_table(
     trace: Path, nodes: int, cpus_per_node: int, timed: list[tuple[SimResult, float]]
 ) -> None:
-    table = Table(title=f"{trace.name} on {nodes} x {cpus_per_node} cpus", box=box.SIMPLE_HEAD)
+    dropped = timed[0][0].dropped  # the same for every policy: jobs wider than a node
+    table = Table(
+        title=f"{trace.name} on {nodes} x {cpus_per_node} cpus",
+        caption=f"{dropped} jobs wider than a node dropped; waits in minutes (m) or hours (h)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     table.add_column("policy", no_wrap=True)
     for column in COLUMNS:
         table.add_column(column, justify="right", no_wrap=True)
@@ -141,7 +147,6 @@ def _print_table(
         table.add_row(
             result.policy,
             str(result.jobs),
-            str(result.dropped),
             f"{result.utilization:.1%}",
             _duration(result.mean_wait_s),
             _duration(result.p95_wait_s),
