@@ -1,0 +1,45 @@
+# scns — make targets. `make` alone lists them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install fmt lint test test-fast bench bench-quick demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## make the virtualenv and install scns with its dev tools
+
+fmt: install ## format the code with ruff
+	$(VENV)/bin/ruff format scns tests bench
+	$(VENV)/bin/ruff check --fix scns tests bench
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check scns tests bench
+	$(VENV)/bin/ruff format --check scns tests bench
+
+test: install ## run the whole test suite (PostgreSQL/Redis tests skip when those are absent)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install ## unit tests only
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+bench: install ## run the benchmark suite; writes bench/results.json and bench/results.md
+	$(PY) bench/run.py
+
+bench-quick: install ## the benchmark suite's quick mode (under 2 minutes)
+	$(PY) bench/run.py --quick
+
+demo: install ## run the example jobs end to end on a scratch embedded home
+	./examples/demo.sh
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .scns-demo
