@@ -26,18 +26,7 @@ from scns.sched.swf import SwfJob, read_swf, write_swf
 from scns.sched.workload import generate
 
 ALL = "all"
-COLUMNS = (
-    "jobs",
-    "dropped",
-    "util",
-    "wait",
-    "p95",
-    "max",
-    "bsld",
-    "wide max",
-    "wide bsld",
-    "replay",
-)
+COLUMNS = ("jobs", "util", "wait", "p95", "max", "bsld", "wide max", "wide bsld", "replay")
 
 
 def simulate_command(
@@ -136,9 +125,11 @@ def _print_table(
     dropped = timed[0][0].dropped  # the same for every policy: jobs wider than a node
     table = Table(
         title=f"{trace.name} on {nodes} x {cpus_per_node} cpus",
-        caption=f"{dropped} jobs wider than a node dropped; waits in minutes (m) or hours (h)",
+        caption=f"{dropped} jobs wider than a node dropped",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
     )
     table.add_column("policy", no_wrap=True)
     for column in COLUMNS:
@@ -151,16 +142,21 @@ def _print_table(
             _duration(result.mean_wait_s),
             _duration(result.p95_wait_s),
             _duration(result.max_wait_s),
-            f"{result.mean_bounded_slowdown:.1f}",
+            _slowdown(result.mean_bounded_slowdown),
             _duration(result.wide.max_wait_s),
-            f"{result.wide.mean_bounded_slowdown:.1f}",
+            _slowdown(result.wide.mean_bounded_slowdown),
             f"{replay_s:.2f}s",
         )
     Console().print(table)
 
 
 def _duration(seconds: float) -> str:
-    """Waits span seconds to weeks; hours with one decimal read best in a table."""
-    if seconds < 3600:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
+    """Waits span seconds to weeks; a unit per range keeps every cell at most six characters."""
+    for unit, size_s, limit_s in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 172_800)):
+        if seconds < limit_s:
+            return f"{seconds / size_s:.0f}s" if unit == "s" else f"{seconds / size_s:.1f}{unit}"
+    return f"{seconds / 86_400:.1f}d"
+
+
+def _slowdown(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
