@@ -5,6 +5,7 @@ Nothing here sleeps for a fixed time: ``wait_until`` polls a predicate with a de
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -157,7 +158,5 @@ def _kill_leftover_jobs(home: str) -> None:
     """Jobs outlive daemons by design; tests must not leave them behind."""
     proc = subprocess.run(["pgrep", "-f", home], capture_output=True, text=True)
     for pid in proc.stdout.split():
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
             os.killpg(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, ValueError):
-            pass

@@ -189,3 +189,12 @@ def db_upgrade() -> None:
     except Exception as exc:
         raise _fail(str(exc).splitlines()[0], "db upgrade") from None
     sys.stdout.write(f"database is at revision {HEAD_REVISION}\n")
+
+
+def _register_simulate() -> None:
+    from scns.cli.simulate import simulate_command
+
+    app.command("simulate")(simulate_command)
+
+
+_register_simulate()
