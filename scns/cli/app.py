@@ -198,3 +198,6 @@ def _register_simulate() -> None:
 
 
 _register_simulate()
+from scns.cli import control  # noqa: E402
+
+control.register(app)

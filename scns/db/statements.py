@@ -419,3 +419,73 @@ def array_stats(tx: Tx, array_job_id: int) -> dict[str, int]:
 def get_jobs(tx: Tx, ids: Sequence[int]) -> list[Job]:
     marks, params = in_clause("i", ids)
     return [_job(r) for r in tx.rows(f"SELECT {_COLS} FROM jobs WHERE id IN ({marks})", params)]
+
+
+# ---- holds and updates of pending jobs ---------------------------------------------------
+
+_UPDATABLE = ("priority", "nice", "time_limit_s")
+
+
+def hold_pending(tx: Tx, job_ids: Sequence[int]) -> list[int]:
+    """Hold pending jobs (PENDING stays PENDING, held = 1); returns the ids that were pending."""
+    marks, params = in_clause("i", job_ids)
+    rows = tx.rows(
+        "UPDATE jobs SET held = 1, reason = 'JobHeldUser', expected_start_time = NULL"
+        f" WHERE id IN ({marks}) AND state = 'PENDING' RETURNING id",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+def release_held(tx: Tx, job_ids: Sequence[int]) -> list[int]:
+    """Release held pending jobs for the next pass to judge; returns the ids that were held."""
+    marks, params = in_clause("i", job_ids)
+    rows = tx.rows(
+        "UPDATE jobs SET held = 0, reason = NULL"
+        f" WHERE id IN ({marks}) AND held = 1 AND state = 'PENDING' RETURNING id",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+def update_pending(tx: Tx, job_ids: Sequence[int], fields: dict[str, Any]) -> int:
+    """Change priority, nice or time limit of jobs still PENDING; returns how many matched."""
+    unknown = set(fields) - set(_UPDATABLE)
+    if unknown or not fields:
+        raise ValueError(f"cannot update columns {sorted(unknown) or 'none'}")
+    marks, params = in_clause("i", job_ids)
+    params.update({f"v_{name}": value for name, value in fields.items()})
+    assignments = ", ".join(f"{name} = :v_{name}" for name in fields)
+    return tx.run(
+        f"UPDATE jobs SET {assignments} WHERE id IN ({marks}) AND state = 'PENDING'", params
+    )
+
+
+def notify(tx: Tx, payload: str = "sched") -> None:
+    """Wake listening daemons when this transaction commits (PostgreSQL LISTEN/NOTIFY).
+
+    On SQLite all daemons share the machine and are woken through their sockets instead.
+    """
+    if tx.dialect == "postgresql":
+        tx.rows("SELECT pg_notify('scns_wake', :payload)", {"payload": payload})
+
+
+def stale_configuring(tx: Tx, before: float) -> list[tuple[int, str]]:
+    """Allocated jobs not started since ``before``: their start message may have been lost."""
+    return tx.rows(
+        "SELECT j.id, j.node FROM jobs j JOIN allocations a ON a.job_id = j.id"
+        " AND a.released_time IS NULL WHERE j.state = 'CONFIGURING' AND a.created_time < :before",
+        {"before": before},
+    )
+
+
+def jobs_on_nodes(tx: Tx, nodes: Sequence[str], states: Sequence[str]) -> list[tuple]:
+    """(id, state, requeue) of jobs in ``states`` on any of ``nodes``."""
+    node_marks, params = in_clause("n", nodes)
+    state_marks, more = in_clause("s", states)
+    params.update(more)
+    return tx.rows(
+        f"SELECT id, state, requeue FROM jobs WHERE node IN ({node_marks})"
+        f" AND state IN ({state_marks})",
+        params,
+    )

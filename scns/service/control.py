@@ -1,0 +1,123 @@
+"""Holding, releasing and updating pending jobs: the service behind ``hold``, ``release``
+and ``update``.
+
+Every id is resolved before anything changes, so one unknown id changes nothing. The writes
+are guarded on PENDING, so a job the scheduler starts meanwhile is reported, never altered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from scns.db import statements as sql
+from scns.db.engine import Database, Tx
+from scns.domain.job import Job
+from scns.domain.states import JobState
+from scns.errors import Conflict, InvalidInput
+from scns.service.jobs import parse_job_ref, resolve
+
+# Bound the placeholders of one statement (SQLite allows 32,766; arrays reach 1,000,001 tasks).
+CHUNK = 5000
+_MAX_PRIORITY = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """What happened to one job reference (a job, an array task, or every task of an array)."""
+
+    job: str
+    outcome: str  # held, released, not_held, not_pending
+    changed: int
+    state: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.outcome == "not_pending"
+
+    @property
+    def message(self) -> str:
+        tasks = f" ({self.changed} tasks)" if self.changed > 1 else ""
+        return {
+            "held": f"job {self.job} held{tasks}",
+            "released": f"job {self.job} released{tasks}",
+            "not_held": f"job {self.job} is not held",
+            "not_pending": f"job {self.job} is not pending ({self.state})",
+        }[self.outcome]
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """The fields ``update`` changes; ``time_set`` tells 'no limit' (None) from 'not given'."""
+
+    priority: int | None = None
+    nice: int | None = None
+    time_limit_s: int | None = None
+    time_set: bool = False
+
+    def fields(self) -> dict[str, int | None]:
+        found: dict[str, int | None] = {}
+        for name in ("priority", "nice"):
+            value = getattr(self, name)
+            if value is not None:
+                if abs(value) > _MAX_PRIORITY:
+                    raise InvalidInput(f"invalid --{name} {value}: out of range")
+                found[name] = value
+        if self.time_set:
+            found["time_limit_s"] = self.time_limit_s
+        if not found:
+            raise InvalidInput("nothing to update: give --priority, --nice or --time")
+        return found
+
+
+def hold(db: Database, texts: list[str]) -> list[ControlResult]:
+    """Keep pending jobs from starting until released (reason JobHeldUser)."""
+    return _apply(db, texts, sql.hold_pending, "held", "not_pending")
+
+
+def release(db: Database, texts: list[str]) -> list[ControlResult]:
+    """Let held jobs be scheduled again; the next pass gives them their real reason."""
+    return _apply(db, texts, sql.release_held, "released", "not_held")
+
+
+def update(db: Database, text: str, change: JobUpdate) -> list[Job]:
+    """Change pending jobs' priority, nice or time limit; all of them or none.
+
+    Refuses (Conflict) when any addressed job is no longer PENDING, also when the scheduler
+    starts one between the lookup and the write: the guarded update then matches fewer rows
+    and the transaction is rolled back.
+    """
+    fields = change.fields()
+    jobs = resolve(db, parse_job_ref(text))
+    started = [j for j in jobs if j.state != JobState.PENDING]
+    if started:
+        raise _not_pending(started[0])
+    ids = [j.id for j in jobs]
+    with db.write() as tx:
+        matched = sum(sql.update_pending(tx, chunk, fields) for chunk in _chunks(ids))
+        if matched != len(ids):
+            raise Conflict(f"job {text} is no longer pending: nothing was changed")
+    return jobs
+
+
+def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int]], list[int]],
+           done: str, missed: str) -> list[ControlResult]:  # fmt: skip
+    """Resolve every reference first, then run ``statement`` over each one's jobs."""
+    targets = [(text, [j.id for j in resolve(db, parse_job_ref(text))]) for text in texts]
+    results = []
+    with db.write() as tx:
+        for text, ids in targets:
+            changed = sum(len(statement(tx, chunk)) for chunk in _chunks(ids))
+            states = {s for chunk in _chunks(ids) for s, _ in sql.job_states(tx, chunk).values()}
+            state = "PENDING" if "PENDING" in states else min(states, default="PURGED")
+            outcome = done if changed else missed if state == "PENDING" else "not_pending"
+            results.append(ControlResult(text, outcome, changed, state))
+    return results
+
+
+def _not_pending(job: Job) -> Conflict:
+    return Conflict(f"job {job.display_id} is {job.state.value}: only pending jobs can be updated")
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
