@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import time
 from dataclasses import dataclass, field
@@ -38,12 +39,15 @@ class Tracked:
 
 
 class Executor:
-    def __init__(self, db: Database, node: str, run_dir: str, kill_wait_s: float) -> None:
+    def __init__(self, db: Database, node: str, run_dir: str, kill_wait_s: float,
+                 selector: selectors.BaseSelector) -> None:  # fmt: skip
         self.db = db
         self.node = node
         self.kill_wait_s = kill_wait_s
-        self.scripts = os.path.join(run_dir, "scripts")
-        self.statuses = os.path.join(run_dir, "status")
+        self.selector = selector
+        # per node: two nodes sharing one machine (or a requeued job) never share a file
+        self.scripts = os.path.join(run_dir, "scripts", node)
+        self.statuses = os.path.join(run_dir, "status", node)
         os.makedirs(self.scripts, mode=0o711, exist_ok=True)
         os.makedirs(self.statuses, mode=0o733, exist_ok=True)
         os.chmod(self.statuses, 0o1733)  # jobs of any user write their own status file
@@ -105,17 +109,13 @@ class Executor:
         """Record RUNNING (guarded) for every spawned wrapper, then let the winners go."""
         now = time.time()
         winners: list[tuple[Job, Spawned]] = []
-        with self.db.write() as tx:
-            for job, proc in spawned:
-                if sql.mark_running(tx, job.id, proc.pid, proc.start_ticks, now):
-                    winners.append((job, proc))
-                else:  # cancelled while we spawned: it must never run
-                    proc.abort()
-                    sql.finish(tx, job.id, expected=["CONFIGURING"], state="CANCELLED", now=now,
-                               reason="cancelled before start")  # fmt: skip
-            for job_id, reason in failed:
-                sql.finish(tx, job_id, expected=["CONFIGURING"], state="FAILED", now=now,
-                           reason=reason)  # fmt: skip
+        try:
+            self._record_starts(spawned, failed, winners, now)
+        except BaseException:
+            for _job, proc in spawned:  # nothing recorded: none of them may run
+                proc.abort()
+                self._reap_aborted(proc)
+            raise
         started = []
         for job, proc in winners:
             proc.go()
@@ -124,10 +124,26 @@ class Executor:
             log("job_started", job=job.id, pid=proc.pid, cpus=job.cpu_ids)
         for job_id, reason in failed:
             log("job_failed_to_start", job=job_id, reason=reason)
+        won = {job.id for job, _proc in winners}
         for job, proc in spawned:
-            if (job, proc) not in winners:
+            if job.id not in won:
                 self._reap_aborted(proc)
         return started
+
+    def _record_starts(self, spawned, failed, winners, now: float) -> None:
+        with self.db.write() as tx:
+            for job, proc in spawned:
+                if sql.mark_running(tx, job.id, proc.pid, proc.start_ticks, now):
+                    winners.append((job, proc))
+                else:  # cancelled or requeued while we spawned: it must never run
+                    proc.abort()
+                    sql.finish(tx, job.id, expected=["CONFIGURING"], state="CANCELLED", now=now,
+                               reason="cancelled before start")  # fmt: skip
+            for job_id, reason in failed:
+                sql.finish(tx, job_id, expected=["CONFIGURING"], state="FAILED", now=now,
+                           reason=reason)  # fmt: skip
+            if failed:
+                sql.notify(tx)
 
     def _reap_aborted(self, proc: Spawned) -> None:
         with contextlib.suppress(Exception):
@@ -139,6 +155,7 @@ class Executor:
         self.tracked[job_id] = entry
         if pidfd is not None:
             self.by_pidfd[pidfd] = job_id
+            self.selector.register(pidfd, selectors.EVENT_READ, "pidfd")
         return entry
 
     # ---- ending ----------------------------------------------------------------------
@@ -158,6 +175,8 @@ class Executor:
 
     def _exit_status(self, entry: Tracked):
         status_path = os.path.join(self.statuses, str(entry.job_id))
+        if "status" in entry.extra:  # reaped earlier, but the database write failed
+            return entry.extra["status"]
         if entry.spawned is not None:
             try:
                 pid, wait_status = os.waitpid(entry.pid, os.WNOHANG)
@@ -167,9 +186,10 @@ class Executor:
                 return _STILL_RUNNING
             entry.spawned.popen.returncode = -1 if wait_status is None else wait_status
             recorded = process.read_status(status_path)
-            if isinstance(recorded, ExitStatus):
-                return recorded
-            return ExitStatus.from_wait_status(wait_status) if wait_status is not None else None
+            if not isinstance(recorded, ExitStatus):
+                recorded = None if wait_status is None else ExitStatus.from_wait_status(wait_status)
+            entry.extra["status"] = recorded
+            return recorded
         if process.is_alive(entry.pid, entry.start_ticks):
             return _STILL_RUNNING
         recorded = process.read_status(status_path)
@@ -183,6 +203,7 @@ class Executor:
                 won = sql.finish(tx, entry.job_id, expected=["RUNNING"], state=state, now=now,
                                  exit_code=code, signal=sig, reason=reason)  # fmt: skip
                 entry.extra["final"] = (state, code, sig, won)
+            sql.notify(tx)
         for entry, _status in done:
             self._forget(entry)
             state, code, sig, won = entry.extra["final"]
@@ -192,6 +213,8 @@ class Executor:
     def _forget(self, entry: Tracked) -> None:
         self.tracked.pop(entry.job_id, None)
         if entry.pidfd is not None:
+            # unregister before close: a reused fd number must not inherit a dead watch
+            self.selector.unregister(entry.pidfd)
             self.by_pidfd.pop(entry.pidfd, None)
             os.close(entry.pidfd)
         for path in (os.path.join(self.scripts, str(entry.job_id)),

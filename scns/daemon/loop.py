@@ -1,7 +1,9 @@
 """The daemon's main loop: a short list of named steps, woken by events, never by a busy poll.
 
-Wake-ups come from the wake socket (a submit, a cancel, another daemon), from pidfds (a job
-ended) and from timers (time limits, kill escalation, heartbeat, the fallback poll).
+Wake-ups come from the wake socket (same machine), PostgreSQL NOTIFY and the RQ worker
+thread (other machines), pidfds (a job ended) and timers (limits, heartbeat, the fallback
+poll). Any step may fail (the database restarting, say): the loop logs it, backs off and
+carries on; running jobs are never touched by a failure here.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import uuid
 
 from scns import __version__, wake
 from scns.daemon.executor import Executor
+from scns.daemon.leader import Leader
 from scns.daemon.log import log
-from scns.daemon.scheduling import PassConfig, run_pass
+from scns.daemon.scheduling import PassConfig
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.settings import Settings
 
-LEADER_LEASE = "scheduler"
+RETRY_AFTER_ERROR_S = 1.0
 
 
 class Daemon:
@@ -33,21 +36,31 @@ class Daemon:
         self.node = node
         self.cpu_ids = cpu_ids
         self.mem_mb = mem_mb
-        self.holder = f"{node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.is_leader = False
-        self.lease_due = 0.0
-        self.heartbeat_due = 0.0
         self.stopping = False
-        self.dirty = True  # something may have changed: run a pass and look for work
-        self.config = PassConfig(
+        self.dirty = True  # something may have changed: look for work before sleeping
+        self.heartbeat_due = 0.0
+        self.retry_at = 0.0
+        config = PassConfig(
             policy=settings.scheduler_policy,
             default_time_limit_s=settings.default_time_limit_s,
             max_jobs_examined=settings.max_jobs_examined,
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
         )
-        self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s)
+        holder = f"{node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leader = Leader(db, node, holder, settings.run_dir, config,
+                             settings.leader_lease_s, self._sender())  # fmt: skip
         self.selector = selectors.DefaultSelector()
-        self._stop_r, self._stop_w = socket.socketpair()
+        self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s, self.selector)
+        self._signal_r, self._signal_w = socket.socketpair()
+        self.listener = None
+        self.worker = None
+
+    def _sender(self):
+        if not self.settings.redis_url:
+            return None
+        from scns.dispatch.rq_bridge import StartSender
+
+        return StartSender(self.settings.redis_url)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -56,144 +69,141 @@ class Daemon:
         try:
             while not self.stopping:
                 self._wait()
-                if self.stopping:
-                    break
-                self._step()
+                if not self.stopping:
+                    self._step()
         finally:
             self._stop()
 
     def _start(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        self._stop_w.setblocking(False)
-        self.selector.register(self._stop_r, selectors.EVENT_READ, "stop")
-        now = time.time()
-        with self.db.write() as tx:
-            sql.upsert_node(tx, name=self.node, hostname=socket.gethostname(),
-                            cpu_ids=self.cpu_ids, mem_mb=self.mem_mb, pid=os.getpid(),
-                            now=now, version=__version__)  # fmt: skip
-        self.heartbeat_due = now + self.settings.heartbeat_interval_s
+        self._signal_w.setblocking(False)
+        self._signal_r.setblocking(False)
+        self.selector.register(self._signal_r, selectors.EVENT_READ, "poke")
+        self._register_node(time.time())
         self.waker = wake.WakeSocket(self.settings.run_dir, self.node)
         self.selector.register(self.waker, selectors.EVENT_READ, "wake")
+        self._listen()
+        self._start_worker()
         log("daemon_started", node=self.node, cpus=len(self.cpu_ids), mem_mb=self.mem_mb,
-            pid=os.getpid(), database=self.db.dialect, policy=self.config.policy)  # fmt: skip
+            pid=os.getpid(), database=self.db.dialect, policy=self.leader.config.policy,
+            redis=bool(self.settings.redis_url))  # fmt: skip
         self.executor.adopt()
-        self._register_pidfds()
 
     def _stop(self) -> None:
         """Leave running jobs running: a restarted daemon adopts them."""
-        if self.is_leader:
-            try:
-                with self.db.write() as tx:
-                    sql.drop_lease(tx, LEADER_LEASE, self.holder)
-            except Exception as exc:
-                log("lease_release_failed", error=exc)
+        try:
+            self.leader.release()
+        except Exception as exc:
+            log("lease_release_failed", error=repr(exc))
+        if self.worker is not None:
+            self.worker.stop()
+        if self.listener is not None:
+            self.listener.close()
         self.waker.close()
         self.db.close()
         log("daemon_stopped", node=self.node, running_jobs=len(self.executor.tracked))
 
-    def _on_signal(self, signum, _frame) -> None:
+    def _on_signal(self, _signum, _frame) -> None:
         self.stopping = True
+        self.poke()
+
+    def poke(self) -> None:
+        """Wake the loop from a signal handler or another thread."""
         with contextlib.suppress(OSError):
-            self._stop_w.send(b"x")
+            self._signal_w.send(b"x")
+
+    def _register_node(self, now: float) -> None:
+        with self.db.write() as tx:
+            sql.upsert_node(tx, name=self.node, hostname=socket.gethostname(),
+                            cpu_ids=self.cpu_ids, mem_mb=self.mem_mb, pid=os.getpid(),
+                            now=now, version=__version__)  # fmt: skip
+            sql.notify(tx)
+        self.heartbeat_due = now + self.settings.heartbeat_interval_s
+
+    def _listen(self) -> None:
+        if self.db.dialect != "postgresql":
+            return
+        from scns.dispatch.wakeup import Listener
+
+        if self.listener is None:
+            self.listener = Listener(self.settings.database_url)
+        if self.listener.conn is None and self.listener.connect():
+            self.selector.register(self.listener, selectors.EVENT_READ, "notify")
+
+    def _start_worker(self) -> None:
+        if not self.settings.redis_url:
+            return
+        from scns.dispatch.messages import set_wake_hook
+        from scns.dispatch.rq_bridge import NodeWorker
+
+        set_wake_hook(self.node, self.poke)
+        self.worker = NodeWorker(self.settings.redis_url, self.node)
+        self.worker.start()
 
     # ---- one turn of the loop ------------------------------------------------------------
 
     def _wait(self) -> None:
         now = time.time()
-        timers = [self.heartbeat_due, now + self.settings.poll_interval_s]
-        if self.is_leader:
-            timers.append(self.lease_due)
+        timers = [self.heartbeat_due, now + self.settings.poll_interval_s, self.leader.lease_due]
         nxt = self.executor.next_timer()
         if nxt is not None:
             timers.append(nxt)
-        timeout = 0 if self.dirty else max(0.0, min(timers) - now)
+        if self.retry_at:
+            timers.append(self.retry_at)
+        timeout = 0 if self.dirty and not self.retry_at else max(0.0, min(timers) - now)
         for key, _mask in self.selector.select(timeout):
-            if key.data == "wake":
-                self.waker.drain()
-                self.dirty = True
-            elif key.data == "stop":
-                self.stopping = True
-            elif key.data == "pidfd":
-                self.dirty = True
-        if timeout and not self.dirty and time.time() >= now + self.settings.poll_interval_s:
-            self.dirty = True  # the fallback poll: catches anything a lost wake-up missed
+            self._on_event(key)
+
+    def _on_event(self, key) -> None:
+        if key.data == "wake":
+            self.waker.drain()
+        elif key.data == "poke":
+            with contextlib.suppress(BlockingIOError):
+                self._signal_r.recv(4096)
+        elif key.data == "notify":
+            try:
+                self.listener.drain()
+            except Exception as exc:
+                log("listen_lost", error=repr(exc))
+                self.selector.unregister(self.listener)
+                self.listener.close()
+        self.dirty = True
 
     def _step(self) -> None:
         now = time.time()
         self.dirty = False
-        ended = self._collect_exited()
+        try:
+            busy = self._turn(now)
+            self.retry_at = 0.0
+        except Exception as exc:
+            log("step_failed", error=repr(exc))
+            self.retry_at = time.time() + RETRY_AFTER_ERROR_S
+            busy = False
+        if busy:
+            self.dirty = True  # resources were freed or used: look again before sleeping
+
+    def _turn(self, now: float) -> bool:
+        """The named steps of one turn; True when something happened."""
+        ended = self.executor.collect_exited()
         self.executor.apply_cancels(now)
         self.executor.enforce(now)
-        self._keep_lease(now)
-        started = self._schedule(now) if self.is_leader else 0
-        launched = self._launch()
+        started = 0
+        if self.leader.keep_lease(now):
+            self.leader.repair(now)
+            started = self.leader.schedule(now)
+        launched = len(self.executor.launch_allocated())
         self._heartbeat(now)
-        if ended or started or launched:
-            self.dirty = True  # freed or used resources: look again before sleeping
-
-    def _collect_exited(self) -> int:
-        ended = self.executor.collect_exited()
-        self._register_pidfds()
-        return ended
-
-    def _schedule(self, now: float) -> int:
-        try:
-            result = run_pass(self.db, self.config, now)
-        except Exception as exc:
-            log("schedule_failed", error=repr(exc))
-            return 0
-        others = {s.node for s in result.started if s.node != self.node}
-        for node in others:
-            wake.notify(self.settings.run_dir, only=node)
-        if result.started:
-            log("scheduled", started=len(result.started), examined=result.examined,
-                pass_ms=round(result.duration_s * 1000, 2))  # fmt: skip
-        return len(result.started)
-
-    def _launch(self) -> int:
-        try:
-            started = self.executor.launch_allocated()
-        except Exception as exc:
-            log("launch_failed", error=repr(exc))
-            return 0
-        self._register_pidfds()
-        return len(started)
-
-    def _register_pidfds(self) -> None:
-        registered = {k.fd for k in self.selector.get_map().values() if k.data == "pidfd"}
-        for fd in list(registered):
-            if fd not in self.executor.by_pidfd:
-                self.selector.unregister(fd)
-        for fd in self.executor.by_pidfd:
-            if fd not in registered:
-                self.selector.register(fd, selectors.EVENT_READ, "pidfd")
-
-    def _keep_lease(self, now: float) -> None:
-        if now < self.lease_due:
-            return
-        ttl = self.settings.leader_lease_s
-        try:
-            with self.db.write() as tx:
-                leader = sql.take_lease(tx, LEADER_LEASE, self.holder, now, ttl)
-        except Exception as exc:
-            log("lease_failed", error=repr(exc))
-            leader = False
-        if leader != self.is_leader:
-            log("leadership", node=self.node, leader=leader)
-        self.is_leader = leader
-        self.lease_due = now + ttl / 3
+        self._listen()
+        return bool(ended or started or launched)
 
     def _heartbeat(self, now: float) -> None:
         if now < self.heartbeat_due:
             return
-        try:
-            with self.db.write() as tx:
-                if not sql.heartbeat(tx, self.node, now):
-                    sql.upsert_node(tx, name=self.node, hostname=socket.gethostname(),
-                                    cpu_ids=self.cpu_ids, mem_mb=self.mem_mb, pid=os.getpid(),
-                                    now=now, version=__version__)  # fmt: skip
-                    log("node_reregistered", node=self.node)
-        except Exception as exc:
-            log("heartbeat_failed", error=repr(exc))
+        with self.db.write() as tx:
+            alive = sql.heartbeat(tx, self.node, now)
+        if not alive:  # marked down while we were away: come back, adopt what we still see
+            log("node_reregistered", node=self.node)
+            self._register_node(now)
+            self.executor.adopt()
         self.heartbeat_due = now + self.settings.heartbeat_interval_s

@@ -73,6 +73,7 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter)
                 )
             rows.append(row)
         sql.insert_jobs(tx, rows)
+        sql.notify(tx)
     warnings = tuple(
         f"option --{name} is not implemented by scns and was ignored"
         for name in request.ignored_options

@@ -1,0 +1,99 @@
+"""What only the elected scheduler does: hold the lease, run passes, dispatch, repair.
+
+Leadership is a lease row renewed well before it expires; a daemon that cannot renew stops
+scheduling at once. Fail-over takes at most one lease period after the leader dies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from scns import wake
+from scns.daemon.log import log
+from scns.daemon.scheduling import PassConfig, run_pass
+from scns.db import statements as sql
+from scns.db.engine import Database
+from scns.service.recovery import fail_stale_nodes
+
+LEADER_LEASE = "scheduler"
+RESEND_AFTER_S = 2.0
+REPAIR_EVERY_S = 2.0
+
+
+class Leader:
+    def __init__(self, db: Database, node: str, holder: str, run_dir: str, config: PassConfig,
+                 lease_s: float, sender=None) -> None:  # fmt: skip
+        self.db = db
+        self.node = node
+        self.holder = holder
+        self.run_dir = run_dir
+        self.config = config
+        self.lease_s = lease_s
+        self.sender = sender  # StartSender on PostgreSQL + Redis, else None
+        self.is_leader = False
+        self.lease_due = 0.0
+        self.repair_due = 0.0
+
+    def keep_lease(self, now: float) -> bool:
+        if now < self.lease_due:
+            return self.is_leader
+        try:
+            with self.db.write() as tx:
+                leader = sql.take_lease(tx, LEADER_LEASE, self.holder, now, self.lease_s)
+        except Exception as exc:
+            log("lease_failed", error=repr(exc))
+            leader = False
+        if leader != self.is_leader:
+            log("leadership", node=self.node, leader=leader)
+        self.is_leader = leader
+        self.lease_due = now + self.lease_s / 3
+        return leader
+
+    def release(self) -> None:
+        if self.is_leader:
+            with self.db.write() as tx:
+                sql.drop_lease(tx, LEADER_LEASE, self.holder)
+            self.is_leader = False
+
+    def schedule(self, now: float) -> int:
+        """One pass; wake the nodes that got work. Returns how many jobs were allocated."""
+        result = run_pass(self.db, self.config, now)
+        by_node: dict[str, list[int]] = defaultdict(list)
+        for start in result.started:
+            by_node[start.node].append(start.job_id)
+        self._dispatch({n: ids for n, ids in by_node.items() if n != self.node})
+        if result.started:
+            log("scheduled", started=len(result.started), examined=result.examined,
+                pass_ms=round(result.duration_s * 1000, 2))  # fmt: skip
+        return len(result.started)
+
+    def repair(self, now: float) -> None:
+        """Down stale nodes, and resend start messages that may have been lost."""
+        if now < self.repair_due:
+            return
+        self.repair_due = now + REPAIR_EVERY_S
+        failures = fail_stale_nodes(self.db, now, self.config.heartbeat_timeout_s)
+        if failures.nodes:
+            log("nodes_down", nodes=",".join(failures.nodes), requeued=len(failures.requeued),
+                node_fail=len(failures.node_failed))  # fmt: skip
+        with self.db.read() as tx:
+            stale = sql.stale_configuring(tx, now - RESEND_AFTER_S)
+        by_node: dict[str, list[int]] = defaultdict(list)
+        for job_id, node in stale:
+            if node != self.node:
+                by_node[node].append(job_id)
+        if by_node:
+            log("dispatch_resent", jobs=sum(map(len, by_node.values())))
+            self._dispatch(by_node)
+
+    def _dispatch(self, by_node: dict[str, list[int]]) -> None:
+        for node, ids in by_node.items():
+            if self.sender is None or not self.sender.send(node, ids):
+                wake.notify(self.run_dir, only=node)  # same machine, or Redis is away
+                with self.db.write() as tx:
+                    sql.notify(tx, f"node:{node}")
+
+
+def monotonic_deadline(seconds: float) -> float:
+    return time.monotonic() + seconds

@@ -1,0 +1,77 @@
+"""RQ on both ends: the leader enqueues start messages, each node hosts a worker thread.
+
+The worker is an RQ SimpleWorker running in a daemon thread (no fork per message), with a
+timer-based death penalty because signal handlers only work in the main thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+
+from scns.daemon.log import log
+from scns.dispatch.messages import queue_name, start_allocated
+
+MESSAGE_TTL_S = 120  # an undelivered start message is worthless after that: reconciliation resends
+
+
+def connect(url: str) -> Redis:
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
+                          health_check_interval=15)  # fmt: skip
+
+
+class StartSender:
+    """The scheduler's side: one start message per node per pass."""
+
+    def __init__(self, url: str) -> None:
+        self.redis = connect(url)
+
+    def send(self, node: str, job_ids: Sequence[int]) -> bool:
+        try:
+            Queue(queue_name(node), connection=self.redis).enqueue(
+                start_allocated, node, list(job_ids),
+                ttl=MESSAGE_TTL_S, result_ttl=0, failure_ttl=60,
+            )  # fmt: skip
+            return True
+        except Exception as exc:
+            log("dispatch_failed", node=node, jobs=len(job_ids), error=repr(exc))
+            return False
+
+
+class _ThreadWorker(SimpleWorker):
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        """The daemon's main thread owns the signals."""
+
+
+class NodeWorker:
+    """A daemon thread running this node's RQ worker, restarted after any Redis trouble."""
+
+    def __init__(self, url: str, node: str) -> None:
+        self.url = url
+        self.node = node
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"rq-{node}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                redis = connect(self.url)
+                worker = _ThreadWorker([queue_name(self.node)], connection=redis,
+                                       name=f"scns-{self.node}-{int(time.time())}")  # fmt: skip
+                worker.work(logging_level="WARNING", with_scheduler=False)
+            except Exception as exc:
+                log("rq_worker_error", node=self.node, error=repr(exc))
+            self._stop.wait(1.0)
