@@ -160,3 +160,94 @@ def _kill_leftover_jobs(home: str) -> None:
     for pid in proc.stdout.split():
         with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
             os.killpg(int(pid), signal.SIGKILL)
+
+
+# ---- PostgreSQL and Redis --------------------------------------------------------------------
+# CI (CI=true) must run these tests: a missing server fails them. Elsewhere they skip and say why.
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def _unavailable(what: str, why: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is required in CI but unavailable: {why}")
+    pytest.skip(f"{what} unavailable ({why}); set SCNS_TEST_DATABASE_URL/SCNS_TEST_REDIS_URL")
+
+
+def _pg_admin_dsn() -> str:
+    url = os.environ.get("SCNS_TEST_DATABASE_URL", DEFAULT_PG)
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A database upgraded to the current schema once; tests clone it (CREATE ... TEMPLATE)."""
+    try:
+        import psycopg
+
+        conn = psycopg.connect(_pg_admin_dsn(), autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        _unavailable("PostgreSQL", str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+    name = f"scns_tpl_{os.getpid()}"
+    conn.execute(f"DROP DATABASE IF EXISTS {name}")
+    conn.execute(f"CREATE DATABASE {name}")
+    from scns.db.migrate import upgrade
+
+    upgrade(_with_db(name))
+    try:
+        yield name
+    finally:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.close()
+
+
+def _with_db(name: str) -> str:
+    base = _pg_admin_dsn()
+    head, _, _ = base.rpartition("/")
+    return "postgresql+psycopg://" + head.split("://", 1)[1] + "/" + name
+
+
+_pg_counter = iter(range(1_000_000))
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with the current schema, dropped afterwards."""
+    import psycopg
+
+    name = f"scns_t_{os.getpid()}_{next(_pg_counter)}"
+    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+    try:
+        yield _with_db(name)
+    finally:
+        with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database emptied for this test."""
+    url = os.environ.get("SCNS_TEST_REDIS_URL", DEFAULT_REDIS)
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.flushdb()
+        client.close()
+    except Exception as exc:
+        _unavailable("Redis", repr(exc))
+    return url
+
+
+@pytest.fixture
+def pg_scns(scns: Scns, pg_url: str, redis_url: str) -> Scns:
+    """The CLI on PostgreSQL + Redis (no daemon yet)."""
+    scns.env.update(
+        SCNS_DATABASE_URL=pg_url,
+        SCNS_REDIS_URL=redis_url,
+        SCNS_HEARTBEAT_INTERVAL_S="1",
+        SCNS_LEADER_LEASE_S="3",
+    )
+    return scns

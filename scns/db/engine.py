@@ -214,6 +214,82 @@ class SqlAlchemyDatabase(Database):
         self.engine.dispose()
 
 
+class _PsycopgTx(Tx):
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple]:
+        cur = self._conn.execute(_pyformat(sql), params or {})
+        return cur.fetchall() if cur.description else []
+
+    def run(self, sql: str, params: Params = None) -> int:
+        return self._conn.execute(_pyformat(sql), params or {}).rowcount
+
+    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+        if params:
+            with self._conn.cursor() as cur:
+                cur.executemany(_pyformat(sql), list(params))
+
+
+_PYFORMAT_CACHE: dict[str, str] = {}
+
+
+def _pyformat(sql: str) -> str:
+    """``:name`` placeholders to psycopg's ``%(name)s`` (literal % doubled first)."""
+    converted = _PYFORMAT_CACHE.get(sql)
+    if converted is None:
+        import re
+
+        converted = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql.replace("%", "%%"))
+        _PYFORMAT_CACHE[sql] = converted
+    return converted
+
+
+class PsycopgDatabase(Database):
+    """PostgreSQL for short-lived CLI commands: one plain psycopg connection, no pool.
+
+    A command makes one or two transactions and exits, so SQLAlchemy's pool buys nothing and
+    its import would cost more than the whole command; the daemon uses SqlAlchemyDatabase.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+            except psycopg.Error as exc:
+                raise DatabaseError(f"database unavailable: {_first_line(exc)}") from None
+        return self._conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        import psycopg
+
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                yield _PsycopgTx(conn)
+        except psycopg.OperationalError as exc:
+            raise DatabaseError(f"database unavailable: {_first_line(exc)}") from None
+
+    read = write
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
 def _first_line(exc: BaseException) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
 
@@ -226,8 +302,10 @@ def sqlite_path(url: str) -> str:
     return url[len(prefix) :]
 
 
-def open_database(url: str, *, pool: Mapping[str, Any] | None = None) -> Database:
-    """Pick the connection kind from the URL scheme."""
+def open_database(
+    url: str, *, pool: Mapping[str, Any] | None = None, short_lived: bool = False
+) -> Database:
+    """Pick the connection kind from the URL scheme (and from how long the caller lives)."""
     if url.startswith("sqlite:///"):
         return SqliteDatabase(url)
     if url.startswith(("postgresql", "postgres")):
@@ -235,6 +313,8 @@ def open_database(url: str, *, pool: Mapping[str, Any] | None = None) -> Databas
             url = "postgresql+psycopg://" + url[len("postgres://") :]
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        if short_lived:
+            return PsycopgDatabase(url)
         return SqlAlchemyDatabase(url, pool=pool)
     raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 

@@ -247,3 +247,18 @@ def test_begin_in_the_future_waits_with_begin_time(cluster: Scns) -> None:
     info = wait_reason(cluster, later, "BeginTime")
     assert iso_time(info["begin_time"]) > iso_time(info["submit_time"]) + 3590
     assert "(BeginTime)" in cluster.run("queue").stdout
+
+
+def test_blocked_jobs_do_not_use_up_the_examined_window(scns: Scns) -> None:
+    scns.start_daemon("--cpus", "2", "--node", "n1", env={"SCNS_MAX_JOBS_EXAMINED": "3"})
+    blocker, gate = gated_blocker(scns)
+    scns.wait_state(blocker, "RUNNING")
+    waiting = scns.submit(
+        "--priority", "10", "-a", "0-5", "-d", f"afterok:{blocker}", "--wrap", "true"
+    )
+    behind = scns.submit("--wrap", "true")
+    scns.wait_state(behind, "COMPLETED")  # the idle CPU is used although 6 jobs rank higher
+    assert {t["reason"] for t in scns.queue() if t["array_job_id"] == waiting} == {"Dependency"}
+    open_gate(gate)
+    for task in range(6):
+        scns.wait_state(f"{waiting}_{task}", "COMPLETED")
