@@ -16,6 +16,9 @@ from scns.db.engine import Database
 from scns.sched.policy import plan
 from scns.sched.snapshot import NodeView, PendingJob, RunningJob, Snapshot, Start
 
+# Pages of blocked jobs read past per pass, so a huge dependent queue keeps a pass bounded.
+_MAX_PAGES = 1
+
 
 @dataclass(frozen=True)
 class PassConfig:
@@ -38,14 +41,13 @@ def run_pass(db: Database, config: PassConfig, now: float | None = None) -> Pass
     began = time.perf_counter()
     now = time.time() if now is None else now
     with db.read() as tx:
-        rows = sql.pending_jobs(tx, config.max_jobs_examined)
+        rows, blocked, kill = _read_pending(tx, config.max_jobs_examined, now)
         if not rows:
             return PassResult((), 0, (), time.perf_counter() - began)
         running_rows = sql.running_jobs(tx)
         node_rows = sql.list_nodes(tx)
         busy = sql.busy_cores(tx)
         allocated = sql.node_allocated(tx)
-        blocked, kill = blocked_reasons(tx, rows, now)
     snapshot = Snapshot(
         now=now,
         nodes=_nodes(node_rows, busy, allocated, now, config.heartbeat_timeout_s),
@@ -76,6 +78,26 @@ def run_pass(db: Database, config: PassConfig, now: float | None = None) -> Pass
         if changes:
             sql.set_reasons(tx, changes)
     return PassResult(tuple(won), len(rows), tuple(kill), time.perf_counter() - began)
+
+
+def _read_pending(tx, limit: int, now: float) -> tuple[list[tuple], dict[int, str], list[int]]:
+    """Pending rows in queue order until ``limit`` of them may start, at most _MAX_PAGES pages.
+
+    Jobs waiting on a dependency or a begin time must not use up the examined window: a big
+    dependent array queued first would otherwise keep every job behind it from being looked at.
+    """
+    rows: list[tuple] = []
+    blocked: dict[int, str] = {}
+    kill: list[int] = []
+    for _page in range(_MAX_PAGES):
+        page = sql.pending_jobs_page(tx, limit, len(rows))
+        page_blocked, page_kill = blocked_reasons(tx, page, now)
+        rows += page
+        blocked.update(page_blocked)
+        kill += page_kill
+        if len(page) < limit or len(rows) - len(blocked) >= limit:
+            break
+    return rows, blocked, kill
 
 
 def _nodes(node_rows, busy, allocated, now, timeout_s) -> tuple[NodeView, ...]:

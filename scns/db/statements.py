@@ -489,3 +489,14 @@ def jobs_on_nodes(tx: Tx, nodes: Sequence[str], states: Sequence[str]) -> list[t
         f" AND state IN ({state_marks})",
         params,
     )
+
+
+def pending_jobs_page(tx: Tx, limit: int, offset: int) -> list[tuple]:
+    """Like ``pending_jobs``, from ``offset`` on in the same order (one total order: id last)."""
+    return tx.rows(
+        "SELECT id, cpus, mem_mb, priority - nice, submit_time, time_limit_s, begin_time,"
+        " dependency, array_job_id, array_max_running, name, user_name, kill_on_invalid_dep,"
+        " reason, expected_start_time FROM jobs WHERE state = 'PENDING' AND held = 0"
+        " ORDER BY (priority - nice) DESC, submit_time, id LIMIT :limit OFFSET :offset",
+        {"limit": limit, "offset": offset},
+    )

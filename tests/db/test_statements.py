@@ -63,7 +63,7 @@ def test_a_core_can_never_be_claimed_twice(db: Database) -> None:
     a, b = add_jobs(db, 2)
     with db.write() as tx:
         assert sql.allocate(tx, a, "n1", [0], 0, 1001.0)
-    with pytest.raises(Exception, match="(?i)unique|duplicate"), db.write() as tx:
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"), db.write() as tx:
         sql.allocate(tx, b, "n1", [0], 0, 1001.0)
     with db.read() as tx:  # the failed transaction left nothing behind
         assert sql.get_job(tx, b).state is JobState.PENDING
