@@ -17,7 +17,7 @@ from scns.sched.policy import plan
 from scns.sched.snapshot import NodeView, PendingJob, RunningJob, Snapshot, Start
 
 # Pages of blocked jobs read past per pass, so a huge dependent queue keeps a pass bounded.
-_MAX_PAGES = 1
+_MAX_PAGES = 10
 
 
 @dataclass(frozen=True)
