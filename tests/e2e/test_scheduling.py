@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
 
 from tests.conftest import Scns, wait_until
 
@@ -14,14 +13,10 @@ GATE = "while [ ! -e {gate} ]; do sleep 0.05; done"
 
 def recorded_times(scns: Scns, job_ids: list[int]) -> dict[int, tuple[float, float]]:
     """(start, end) epoch seconds per job, at full precision (the CLI shows whole seconds)."""
-    conn = sqlite3.connect(os.path.join(scns.home, "scns.db"))
-    try:
-        marks = ",".join("?" * len(job_ids))
-        rows = conn.execute(
-            f"SELECT id, start_time, end_time FROM jobs WHERE id IN ({marks})", job_ids
-        ).fetchall()
-    finally:
-        conn.close()
+    marks = ",".join("?" * len(job_ids))
+    rows = scns.sql(
+        f"SELECT id, start_time, end_time FROM jobs WHERE id IN ({marks})", tuple(job_ids)
+    )
     return {job_id: (start, end) for job_id, start, end in rows}
 
 
@@ -139,13 +134,7 @@ def test_cancel_array_task_or_whole_array(scns: Scns) -> None:
 
 def test_array_of_ten_thousand_tasks_is_stored_in_one_submit(scns: Scns) -> None:
     array_id = scns.submit("-a", "0-9999", "--wrap", "true", "-H")
-    conn = sqlite3.connect(os.path.join(scns.home, "scns.db"))
-    try:
-        rows = conn.execute(
-            "SELECT id, array_job_id, array_task_id, state, held FROM jobs ORDER BY id"
-        ).fetchall()
-    finally:
-        conn.close()
+    rows = scns.sql("SELECT id, array_job_id, array_task_id, state, held FROM jobs ORDER BY id")
     assert len(rows) == 10_000
     assert [r[0] for r in rows] == list(range(array_id, array_id + 10_000))
     assert {r[1] for r in rows} == {array_id}
