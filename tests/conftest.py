@@ -104,6 +104,25 @@ class Scns:
         names = os.listdir(wake)
         return bool(names) if node is None else f"{node}.sock" in names
 
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Read the database directly (for checks the CLI does not expose, like exact times).
+
+        Use ``?`` placeholders; they are translated for PostgreSQL."""
+        url = self.env.get("SCNS_DATABASE_URL")
+        if url and url.startswith("postgresql"):
+            import psycopg
+
+            dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+            with psycopg.connect(dsn) as conn:
+                return conn.execute(query.replace("?", "%s"), params).fetchall()
+        import sqlite3
+
+        conn = sqlite3.connect(os.path.join(self.home, "scns.db"), timeout=30)
+        try:
+            return conn.execute(query, params).fetchall()
+        finally:
+            conn.close()
+
     def daemon_log(self) -> str:
         logs = sorted(f for f in os.listdir(self.home) if f.startswith("daemon-"))
         return "".join(open(os.path.join(self.home, f)).read() for f in logs)
@@ -120,13 +139,49 @@ class Scns:
                 proc.wait()
 
 
+def assert_never_oversubscribed(rows, cpus_by_node: dict[str, int]) -> None:
+    """From recorded (node, start, end, cpus, cpu_ids) rows: at no instant does a node run
+    jobs on more CPUs than it has, and no core is held by two running jobs.
+
+    The recorded interval contains the process's real one: RUNNING is recorded before the
+    wrapper is let go, and the end after the process is reaped."""
+    by_node: dict[str, list] = {}
+    for node, start, end, cpus, cores in rows:
+        assert start is not None and end is not None and start <= end
+        by_node.setdefault(node, []).append((start, end, cpus, cores))
+    for node, jobs in by_node.items():
+        points = []
+        for start, end, cpus, cores in jobs:
+            points.append((start, 1, cpus, cores))
+            points.append((end, 0, cpus, cores))
+        busy, held = 0, set()
+        for _t, is_start, cpus, cores in sorted(points, key=lambda p: (p[0], p[1])):
+            core_set = {int(c) for c in cores.split(",")}
+            assert len(core_set) == cpus
+            if is_start:
+                assert not (held & core_set), f"node {node}: a core given to two running jobs"
+                busy += cpus
+                held |= core_set
+                assert busy <= cpus_by_node[node], f"node {node}: more CPUs busy than it has"
+            else:
+                busy -= cpus
+                held -= core_set
+
+
 def _scratch_home() -> str:
     # Unix socket paths are limited to 108 bytes: keep homes short, not under pytest's tmp.
     return tempfile.mkdtemp(prefix="scns-t-", dir="/tmp")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.fixture
-def scns() -> Iterator[Scns]:
+def scns(request) -> Iterator[Scns]:
     """A CLI on an empty embedded home (no daemon yet)."""
     home = _scratch_home()
     work = os.path.join(home, "work")
@@ -143,13 +198,18 @@ def scns() -> Iterator[Scns]:
         yield tool
     finally:
         tool.stop_daemons()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            sys.stderr.write(f"\n---- daemon logs ({home}) ----\n{tool.daemon_log()[-20000:]}\n")
         _kill_leftover_jobs(home)
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture
-def cluster(scns: Scns) -> Scns:
-    """The CLI with one running daemon (2 CPUs, node ``n1``)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cluster(request, scns: Scns) -> Scns:
+    """The CLI with one running daemon (2 CPUs, node ``n1``), on each backend in turn."""
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_scns")
     scns.start_daemon("--cpus", "2", "--node", "n1")
     return scns
 

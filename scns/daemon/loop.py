@@ -68,7 +68,11 @@ class Daemon:
         self._start()
         try:
             while not self.stopping:
-                self._wait()
+                try:
+                    self._wait()
+                except Exception as exc:
+                    log("wait_failed", error=repr(exc))
+                    self.retry_at = time.time() + RETRY_AFTER_ERROR_S
                 if not self.stopping:
                     self._step()
         finally:
@@ -129,7 +133,7 @@ class Daemon:
         if self.listener is None:
             self.listener = Listener(self.settings.database_url)
         if self.listener.conn is None and self.listener.connect():
-            self.selector.register(self.listener, selectors.EVENT_READ, "notify")
+            self.selector.register(self.listener.fd, selectors.EVENT_READ, "notify")
 
     def _start_worker(self) -> None:
         if not self.settings.redis_url:
@@ -166,7 +170,7 @@ class Daemon:
                 self.listener.drain()
             except Exception as exc:
                 log("listen_lost", error=repr(exc))
-                self.selector.unregister(self.listener)
+                self.selector.unregister(self.listener.fd)
                 self.listener.close()
         self.dirty = True
 

@@ -22,20 +22,18 @@ class Listener:
     def __init__(self, url: str) -> None:
         self.dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
         self.conn: psycopg.Connection | None = None
+        self.fd = -1  # kept apart: a lost connection can no longer report its fileno()
 
     def connect(self) -> bool:
         try:
             self.conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=3)
             self.conn.execute(f"LISTEN {CHANNEL}")
+            self.fd = self.conn.fileno()
             return True
         except psycopg.Error as exc:
             log("listen_failed", error=str(exc).strip().splitlines()[0] if str(exc) else exc)
             self.conn = None
             return False
-
-    def fileno(self) -> int:
-        assert self.conn is not None
-        return self.conn.fileno()
 
     def drain(self) -> list[str]:
         """Payloads that arrived; raises psycopg.Error when the connection broke."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.conftest import Scns, wait_until
+from tests.conftest import Scns, assert_never_oversubscribed, wait_until
 
 
 def write_script(scns: Scns, name: str, body: str, shebang: str = "#!/bin/sh") -> str:
@@ -187,32 +187,12 @@ def test_never_more_cpus_than_the_node_has(cluster: Scns) -> None:
 
 
 def _assert_never_oversubscribed(scns: Scns, ids: list[int], cpus: int) -> None:
-    """From the exact start/end times recorded in the database: at no instant more than
-    ``cpus`` CPUs are busy, and no core is held by two jobs at once."""
-    import sqlite3
-
-    conn = sqlite3.connect(os.path.join(scns.home, "scns.db"))
     marks = ",".join("?" * len(ids))
-    rows = conn.execute(
-        f"SELECT id, start_time, end_time, cpus, cpu_ids FROM jobs WHERE id IN ({marks})", ids
-    ).fetchall()
-    conn.close()
-    points = []
-    for _id, start, end, n, cores in rows:
-        points.append((start, 1, n, cores))
-        points.append((end, 0, n, cores))
-    busy = 0
-    held: set[int] = set()
-    for _t, is_start, n, cores in sorted(points, key=lambda p: (p[0], p[1])):
-        core_set = {int(c) for c in cores.split(",")}
-        if is_start:
-            busy += n
-            assert not (held & core_set), "a core was given to two running jobs"
-            held |= core_set
-            assert busy <= cpus, "more CPUs busy than the node has"
-        else:
-            busy -= n
-            held -= core_set
+    rows = scns.sql(
+        f"SELECT node, start_time, end_time, cpus, cpu_ids FROM jobs WHERE id IN ({marks})",
+        tuple(ids),
+    )
+    assert_never_oversubscribed(rows, {"n1": cpus})
 
 
 def test_job_that_cannot_start_fails_with_reason_and_daemon_survives(cluster: Scns) -> None:
