@@ -57,7 +57,7 @@ def test_exactly_once_with_eight_submitters_and_three_nodes(pg_scns: Scns) -> No
             ],
             cwd=pg_scns.workdir,
             env=pg_scns.env,
-        )  # fmt: skip
+        )
         for _ in range(8)
     ]
     for proc in submitters:
