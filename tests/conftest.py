@@ -252,14 +252,15 @@ def pg_template() -> Iterator[str]:
     name = f"scns_tpl_{os.getpid()}"
     conn.execute(f"DROP DATABASE IF EXISTS {name}")
     conn.execute(f"CREATE DATABASE {name}")
+    conn.close()
     from scns.db.migrate import upgrade
 
     upgrade(_with_db(name))
     try:
         yield name
-    finally:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.close()
+    finally:  # a fresh connection: a test may have restarted the server meanwhile
+        with psycopg.connect(_pg_admin_dsn(), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _with_db(name: str) -> str:

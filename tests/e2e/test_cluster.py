@@ -178,3 +178,30 @@ def test_info_lists_every_node(pg_scns: Scns) -> None:
     assert sorted(n["state"] for n in nodes.values()) == ["allocated", "idle"]
     assert all(n["heartbeat_age_s"] < 10 for n in nodes.values())
     pg_scns.run("cancel", str(job))
+
+
+def _restart_postgresql() -> None:
+    import shutil
+
+    if (
+        os.geteuid() != 0
+        or not shutil.which("pg_ctlcluster")
+        or not os.path.isdir("/etc/postgresql")
+    ):
+        pytest.skip("restarting PostgreSQL needs root and pg_ctlcluster on this machine")
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+
+
+def test_postgresql_restart_daemons_reconnect_and_lose_nothing(pg_scns: Scns) -> None:
+    daemons = start_nodes(pg_scns, ["a", "b"])
+    before = [pg_scns.submit("--wrap", "sleep 2") for _ in range(4)]
+    wait_until(lambda: counts(pg_scns).get("RUNNING", 0) >= 2, 30, 0.1, "jobs to run")
+    _restart_postgresql()
+    after = [pg_scns.submit("--wrap", "true") for _ in range(4)]
+    total = len(before) + len(after)
+    wait_until(lambda: all_finished(pg_scns, total), 120, 0.3, "jobs to finish after restart")
+    assert counts(pg_scns) == {"COMPLETED": total}
+    assert all(d.poll() is None for d in daemons.values())
+    assert set(starts_per_job(pg_scns).values()) == {1}
