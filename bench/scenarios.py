@@ -1,0 +1,286 @@
+"""The embedded (SQLite) scenarios of issue 6, each returning its figures.
+
+Ratio targets compare against a baseline sampled *interleaved* with the figure in the same
+scenario (one baseline call, one measured call, ...), so a burst of load from other users
+of the machine hits both sides of the ratio alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+
+from harness import (
+    CPUS,
+    BenchError,
+    Home,
+    Reader,
+    median,
+    percentile,
+    read_start_time,
+    time_python_pass,
+    time_xargs,
+    wait_until,
+)
+from report import Figure, ms
+
+
+def baselines(p: dict, base: dict) -> list[Figure]:
+    """Interpreter start-up and the process-spawn limit, for the record and for ratios."""
+    passes, rates = [], []
+    for _ in range(p["reps"]):
+        passes.append(ms(median([time_python_pass() for _ in range(p["pass_samples"])])))
+        rates.append(p["xargs_n"] / time_xargs(p["xargs_n"]))
+    base["python_pass_ms"] = median(passes)
+    return [
+        Figure("python_pass", "baseline: `python -c pass` (venv interpreter)", "ms", passes),
+        Figure(
+            "xargs_rate",
+            f"baseline: `seq {p['xargs_n']} | xargs -P {CPUS} -n1 true`",
+            "jobs/s",
+            rates,
+        ),
+    ]
+
+
+def warm(home: Home) -> Home:
+    """Create the schema (the first command on a fresh home runs the Alembic migration)."""
+    home.scns("queue")
+    return home
+
+
+def submit_latency(p: dict, base: dict) -> list[Figure]:
+    home = warm(Home.fresh("sub"))
+    try:
+        medians, p90s, pass_all = [], [], []
+        for _ in range(p["reps"]):
+            samples = []
+            for _ in range(p["submit_n"]):
+                pass_all.append(time_python_pass())
+                samples.append(home.timed("submit", "--parsable", "--wrap", "true")[0])
+            medians.append(ms(median(samples)))
+            p90s.append(ms(percentile(samples, 90)))
+        pass_ms = ms(median(pass_all))
+    finally:
+        home.close()
+    base["submit_empty_ms"] = median(medians)
+    n = p["submit_n"]
+    return [
+        Figure(
+            "submit_median",
+            f"submit latency, median of {n}",
+            "ms",
+            medians,
+            "≤ 2.5 × `python -c pass`",
+            2.5 * pass_ms,
+            note=f"(interleaved `python -c pass` median {pass_ms:.1f} ms)",
+        ),
+        Figure("submit_p90", f"submit latency, p90 of {n}", "ms", p90s, "(reported)"),
+    ]
+
+
+def measure_submit_to_start(home: Home, reader: Reader, count: int, tag: str) -> list[float]:
+    """Submit one job at a time to an idle daemon; seconds from just before submit to start."""
+    latencies = []
+    for i in range(count):
+        out = os.path.join(home.path, f"s2s-{tag}-{i}.out")
+        before = time.time()
+        job_id = home.scns("submit", "--parsable", "-o", out, "--wrap", "date +%s.%N").stdout
+        started = wait_until(lambda out=out: read_start_time(out), 30, 0.002, "job start")
+        latencies.append(started - before)
+        wait_until(
+            lambda j=int(job_id): (
+                reader.scalar(  # idle again before the next one
+                    "SELECT state FROM jobs WHERE id = :id", {"id": j}
+                )
+                == "COMPLETED"
+            ),
+            30,
+            0.005,
+            "job to complete",
+        )
+    return latencies
+
+
+def submit_to_start(p: dict, base: dict) -> list[Figure]:
+    home = warm(Home.fresh("s2s"))
+    reader = Reader(home.db_path)
+    try:
+        home.daemon("b1", CPUS)
+        meds, p90s = [], []
+        for rep in range(p["reps"]):
+            lat = measure_submit_to_start(home, reader, p["s2s_n"], str(rep))
+            meds.append(ms(median(lat)))
+            p90s.append(ms(percentile(lat, 90)))
+    finally:
+        reader.close()
+        home.close()
+    n = p["s2s_n"]
+    return [
+        Figure("s2s_median", f"submit → start, median of {n}", "ms", meds, "≤ 50 ms", 50),
+        Figure("s2s_p90", f"submit → start, p90 of {n}", "ms", p90s, "≤ 100 ms", 100),
+    ]
+
+
+def throughput(p: dict, base: dict) -> list[Figure]:
+    n = p["throughput_n"]
+    rates, steady, startup, once, no_oversub = [], [], [], [], []
+    for _ in range(p["reps"]):
+        home = warm(Home.fresh("tput"))
+        reader = Reader(home.db_path)
+        try:
+            home.scns("submit", "-a", f"0-{n - 1}", "--wrap", "true")
+            daemon = home.daemon("b1", CPUS)
+            wait_until(
+                lambda r=reader: r.count_finished() >= n, 60 + n / 10, 0.02, f"{n} jobs to finish"
+            )
+            first_start, last_end = reader.rows("SELECT MIN(start_time), MAX(end_time) FROM jobs")[
+                0
+            ]
+            rates.append(n / (last_end - daemon.spawned_at))
+            steady.append(n / (last_end - first_start))
+            startup.append(ms(daemon.started_at - daemon.spawned_at))
+            once.append(float(check_exactly_once(reader, n)))
+            no_oversub.append(float(check_no_oversubscription(reader, CPUS)))
+        finally:
+            reader.close()
+            home.close()
+    return [
+        Figure(
+            "throughput",
+            f"throughput, {n} `true` jobs, daemon start → last COMPLETED",
+            "jobs/s",
+            rates,
+            f"≥ 250 jobs/s on {CPUS} CPUs",
+            250,
+            higher_is_better=True,
+        ),
+        Figure(
+            "throughput_steady",
+            "throughput, first job start → last end (no daemon start-up)",
+            "jobs/s",
+            steady,
+            "(reported)",
+        ),
+        Figure(
+            "daemon_startup",
+            "daemon start-up (spawn → `daemon_started` logged)",
+            "ms",
+            startup,
+            "(reported)",
+        ),
+        Figure(
+            "exactly_once",
+            "check: every job ran exactly once (events + rows)",
+            "check",
+            once,
+            "all runs pass",
+            1.0,
+            higher_is_better=True,
+        ),
+        Figure(
+            "no_oversub",
+            "check: no core held by two jobs at once (start/end, cpu_ids)",
+            "check",
+            no_oversub,
+            "all runs pass",
+            1.0,
+            higher_is_better=True,
+        ),
+    ]
+
+
+def check_exactly_once(reader: Reader, n: int) -> bool:
+    """Every job COMPLETED, with one ``started`` and one ``completed`` event and no requeue.
+
+    Plain SQL that runs on SQLite and PostgreSQL alike.
+    """
+    completed = reader.scalar("SELECT COUNT(*) FROM jobs WHERE state = 'COMPLETED'")
+    bad = reader.scalar(
+        "SELECT COUNT(*) FROM (SELECT j.id,"
+        " SUM(CASE WHEN e.kind = 'started' THEN 1 ELSE 0 END) AS s,"
+        " SUM(CASE WHEN e.kind = 'completed' THEN 1 ELSE 0 END) AS c,"
+        " SUM(CASE WHEN e.kind NOT IN ('started', 'completed') THEN 1 ELSE 0 END) AS o"
+        " FROM jobs j LEFT JOIN events e ON e.job_id = j.id GROUP BY j.id) t"
+        " WHERE s IS NULL OR s != 1 OR c != 1 OR o != 0"
+    )
+    restarts = reader.scalar("SELECT COALESCE(SUM(restarts), 0) FROM jobs")
+    return completed == n and bad == 0 and restarts == 0
+
+
+def check_no_oversubscription(reader: Reader, cpus: int) -> bool:
+    """On each (node, core), the recorded [start, end] intervals never overlap."""
+    per_core: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for node, cpu_ids, start, end in reader.rows(
+        "SELECT node, cpu_ids, start_time, end_time FROM jobs WHERE start_time IS NOT NULL"
+    ):
+        for core in (cpu_ids or "").split(","):
+            per_core.setdefault((node, core), []).append((start, end))
+    if len({core for _node, core in per_core}) > cpus:
+        return False
+    for spans in per_core.values():
+        spans.sort()
+        for (_s1, e1), (s2, _e2) in itertools.pairwise(spans):
+            if s2 < e1:
+                return False
+    return True
+
+
+def array_submit(p: dict, base: dict) -> list[Figure]:
+    n = p["array_n"]
+    runs = []
+    for _ in range(p["reps"]):
+        home = warm(Home.fresh("arr"))
+        try:
+            runs.append(ms(home.timed("submit", "-a", f"0-{n - 1}", "--wrap", "true")[0]))
+        finally:
+            home.close()
+    return [Figure("array_submit", f"array submit `-a 0-{n - 1}`", "ms", runs, "≤ 1 s", 1000)]
+
+
+def idle_daemon(p: dict, base: dict) -> list[Figure]:
+    """The repetitions run side by side (idle daemons barely compete) to keep the run short."""
+    homes = [warm(Home.fresh(f"idle{i}")) for i in range(p["reps"])]
+    try:
+        daemons = [h.daemon(f"idle{i}", CPUS) for i, h in enumerate(homes)]
+        before = [d.proc_stat()[0] for d in daemons]
+        time.sleep(p["idle_s"])  # the measurement itself: doing nothing for idle_s
+        after = [d.proc_stat() for d in daemons]
+    finally:
+        for h in homes:
+            h.close()
+    rss = [a[1] / 2**20 for a in after]
+    cpu = [(a[0] - b) * 60 / p["idle_s"] for a, b in zip(after, before, strict=True)]
+    s = p["idle_s"]
+    return [
+        Figure("idle_rss", f"idle daemon RSS after {s} s", "MB", rss, "≤ 80 MB", 80),
+        Figure(
+            "idle_cpu",
+            f"idle daemon CPU over {s} s, per minute",
+            "CPU s/min",
+            cpu,
+            "≤ 0.3 CPU s/min",
+            0.3,
+        ),
+    ]
+
+
+def wait_idle(reader: Reader, timeout: float = 120) -> None:
+    wait_until(
+        lambda: (
+            reader.scalar(
+                "SELECT COUNT(*) FROM jobs WHERE state IN ('CONFIGURING', 'RUNNING')"
+                " OR (state = 'PENDING' AND held = 0)"
+            )
+            == 0
+        ),
+        timeout,
+        0.05,
+        "queue to drain",
+    )
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BenchError(message)
