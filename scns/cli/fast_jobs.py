@@ -1,0 +1,105 @@
+"""``scns query`` and ``scns queue`` on the fast path: standard library only on SQLite.
+
+They parse only the plain forms of their options; anything else (``--help``, an unknown or
+malformed option, a missing id) returns None and the typer app handles it, so usage errors
+and help stay exactly typer's. Output, JSON keys and exit codes are the typer commands':
+both call the same service functions and the same renderer.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from scns.errors import ScnsError
+
+
+def run(command: str, args: list[str]) -> int | None:
+    """The command's exit code, or None when the typer app should handle these arguments."""
+    if command == "query":
+        return query(args)
+    if command == "queue":
+        return queue(args)
+    return None
+
+
+def query(args: list[str]) -> int | None:
+    as_json = "--json" in args
+    words = [a for a in args if a != "--json"]
+    if len(words) != 1 or words[0].startswith("-"):
+        return None
+    from scns.cli import render
+    from scns.cli.context import open_db
+    from scns.service.jobs import get_job
+
+    try:
+        db, _ = open_db()
+        job = get_job(db, words[0])
+    except ScnsError as exc:
+        return _fail(exc, "query")
+    now = time.time()
+    if as_json:
+        render.print_json(render.job_dict(job, now))
+    else:
+        sys.stdout.write(render.query_text(job, now))
+    return 0
+
+
+def queue(args: list[str]) -> int | None:
+    parsed = _queue_options(args)
+    if parsed is None:
+        return None
+    all_jobs, state, limit, as_json = parsed
+    from scns.cli import render
+    from scns.cli.context import open_db
+    from scns.domain.states import parse_state
+    from scns.service.jobs import list_jobs
+
+    try:
+        states = [parse_state(s).value for item in state for s in item.split(",") if s]
+        db, _ = open_db()
+        jobs = list_jobs(db, all_jobs=all_jobs, states=states or None, limit=limit)
+    except ScnsError as exc:
+        return _fail(exc, "queue")
+    now = time.time()
+    if as_json:
+        render.print_json([render.job_dict(j, now) for j in jobs])
+    else:
+        render.print_table(render.QUEUE_HEADER, render.queue_rows(jobs, now))
+    return 0
+
+
+def _queue_options(args: list[str]) -> tuple[bool, list[str], int | None, bool] | None:
+    """(--all, --state values, --limit, --json) for the plain forms, else None."""
+    all_jobs = as_json = False
+    state: list[str] = []
+    limit: int | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, eq, value = arg.partition("=")
+        if arg in ("--all", "-a"):
+            all_jobs = True
+        elif arg == "--json":
+            as_json = True
+        elif name in ("--state", "-t", "--limit") and not (eq and name == "-t"):
+            if not eq:
+                i += 1
+                if i == len(args) or args[i].startswith("-"):
+                    return None  # leave the odd cases to click's rules
+                value = args[i]
+            if name != "--limit":
+                state.append(value)
+            elif value.isascii() and value.isdigit():
+                limit = int(value)
+            else:
+                return None
+        else:
+            return None
+        i += 1
+    return all_jobs, state, limit, as_json
+
+
+def _fail(exc: BaseException, command: str) -> int:
+    sys.stderr.write(f"scns {command}: error: {exc}\n")
+    return 1
