@@ -1,0 +1,195 @@
+"""Statements about jobs as users see them: submitting, reading, cancelling, holding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from scns.db.engine import Tx, in_clause
+from scns.db.statements.common import COLS as _COLS
+from scns.db.statements.common import LIVE as _LIVE
+from scns.db.statements.common import job_from_row as _job
+from scns.domain.job import Job
+
+
+def reserve_job_ids(tx: Tx, count: int) -> list[int]:
+    """Ids for ``count`` new jobs; on SQLite the caller holds the write lock (BEGIN IMMEDIATE)."""
+    if tx.dialect == "postgresql":
+        rows = tx.rows(
+            "SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, :n)",
+            {"n": count},
+        )
+        return [r[0] for r in rows]
+    row = tx.one(
+        "SELECT MAX(n) FROM (SELECT seq AS n FROM sqlite_sequence WHERE name = 'jobs'"
+        " UNION ALL SELECT MAX(id) FROM jobs)"
+    )
+    first = (row[0] or 0) + 1
+    return list(range(first, first + count))
+
+
+def insert_jobs(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert fully formed job rows (ids included) in one batch."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    sql = f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+    if len(rows) == 1:
+        tx.run(sql, rows[0])
+    else:
+        tx.many(sql, rows)
+
+
+def known_job_ids(tx: Tx, ids: Iterable[int]) -> set[int]:
+    marks, params = in_clause("i", ids)
+    return {r[0] for r in tx.rows(f"SELECT id FROM jobs WHERE id IN ({marks})", params)}
+
+
+def get_job(tx: Tx, job_id: int) -> Job | None:
+    row = tx.one(f"SELECT {_COLS} FROM jobs WHERE id = :id", {"id": job_id})
+    return _job(row) if row else None
+
+
+def get_jobs(tx: Tx, ids: Sequence[int]) -> list[Job]:
+    marks, params = in_clause("i", ids)
+    return [_job(r) for r in tx.rows(f"SELECT {_COLS} FROM jobs WHERE id IN ({marks})", params)]
+
+
+def get_array_task(tx: Tx, array_job_id: int, task_id: int) -> Job | None:
+    row = tx.one(
+        f"SELECT {_COLS} FROM jobs WHERE array_job_id = :a AND array_task_id = :t",
+        {"a": array_job_id, "t": task_id},
+    )
+    return _job(row) if row else None
+
+
+def get_array_jobs(tx: Tx, array_job_id: int) -> list[Job]:
+    rows = tx.rows(
+        f"SELECT {_COLS} FROM jobs WHERE array_job_id = :a ORDER BY array_task_id",
+        {"a": array_job_id},
+    )
+    return [_job(r) for r in rows]
+
+
+def launch_payload(tx: Tx, job_id: int) -> tuple[str, str, str] | None:
+    """(script, argv json, environment json) — array tasks share their array's copy."""
+    return tx.one(
+        "SELECT CASE WHEN j.script = '' THEN m.script ELSE j.script END,"
+        " CASE WHEN j.script = '' THEN m.argv ELSE j.argv END,"
+        " CASE WHEN j.script = '' THEN m.environment ELSE j.environment END"
+        " FROM jobs j LEFT JOIN jobs m ON m.id = j.array_job_id WHERE j.id = :id",
+        {"id": job_id},
+    )
+
+
+def list_jobs(
+    tx: Tx,
+    *,
+    states: Sequence[str] | None = None,
+    include_finished: bool = False,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[Job]:
+    """Jobs for ``queue``: live ones by default, filtered by state when asked."""
+    params: dict[str, Any] = {}
+    if states:
+        marks, params = in_clause("s", states)
+        where = f"state IN ({marks})"
+    elif include_finished:
+        where = "1 = 1"
+    else:
+        where = f"state IN {_LIVE}"
+    order = "id DESC" if newest_first else "id"
+    sql = f"SELECT {_COLS} FROM jobs WHERE {where} ORDER BY {order}"
+    if limit:
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    return [_job(r) for r in tx.rows(sql, params)]
+
+
+def count_jobs_by_state(tx: Tx) -> dict[str, int]:
+    return dict(tx.rows(f"SELECT state, COUNT(*) FROM jobs WHERE state IN {_LIVE} GROUP BY state"))
+
+
+def job_states(tx: Tx, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
+    """State and exit code of each job, for evaluating dependencies."""
+    marks, params = in_clause("i", ids)
+    rows = tx.rows(f"SELECT id, state, exit_code FROM jobs WHERE id IN ({marks})", params)
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def array_stats(tx: Tx, array_job_id: int) -> dict[str, int]:
+    row = tx.one(
+        "SELECT COUNT(*), MIN(array_task_id), MAX(array_task_id) FROM jobs WHERE array_job_id = :a",
+        {"a": array_job_id},
+    )
+    return {"count": row[0], "min": row[1], "max": row[2]}
+
+
+def cancel_pending(tx: Tx, job_ids: Sequence[int], now: float, reason: str) -> list[int]:
+    """PENDING -> CANCELLED at once; returns the ids that were still pending."""
+    marks, params = in_clause("i", job_ids)
+    params.update(now=now, reason=reason)
+    rows = tx.rows(
+        f"UPDATE jobs SET state = 'CANCELLED', end_time = :now, reason = :reason"
+        f" WHERE id IN ({marks}) AND state = 'PENDING' RETURNING id",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+def request_cancel(tx: Tx, job_ids: Sequence[int]) -> list[tuple[int, str | None]]:
+    """Flag live allocated jobs for their node's daemon to signal; returns (id, node)."""
+    marks, params = in_clause("i", job_ids)
+    return [
+        (r[0], r[1])
+        for r in tx.rows(
+            f"UPDATE jobs SET cancel_requested = 1 WHERE id IN ({marks})"
+            " AND state IN ('CONFIGURING', 'RUNNING') RETURNING id, node",
+            params,
+        )
+    ]
+
+
+_UPDATABLE = ("priority", "nice", "time_limit_s")
+
+
+def hold_pending(tx: Tx, job_ids: Sequence[int]) -> list[int]:
+    """Hold pending jobs (PENDING stays PENDING, held = 1); returns the ids that were pending."""
+    marks, params = in_clause("i", job_ids)
+    rows = tx.rows(
+        "UPDATE jobs SET held = 1, reason = 'JobHeldUser', expected_start_time = NULL"
+        f" WHERE id IN ({marks}) AND state = 'PENDING' RETURNING id",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+def release_held(tx: Tx, job_ids: Sequence[int]) -> list[int]:
+    """Release held pending jobs for the next pass to judge; returns the ids that were held."""
+    marks, params = in_clause("i", job_ids)
+    rows = tx.rows(
+        "UPDATE jobs SET held = 0, reason = NULL"
+        f" WHERE id IN ({marks}) AND held = 1 AND state = 'PENDING' RETURNING id",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+def update_pending(tx: Tx, job_ids: Sequence[int], fields: dict[str, Any]) -> int:
+    """Change priority, nice or time limit of jobs still PENDING; returns how many matched."""
+    unknown = set(fields) - set(_UPDATABLE)
+    if unknown or not fields:
+        raise ValueError(f"cannot update columns {sorted(unknown) or 'none'}")
+    marks, params = in_clause("i", job_ids)
+    params.update({f"v_{name}": value for name, value in fields.items()})
+    assignments = ", ".join(f"{name} = :v_{name}" for name in fields)
+    return tx.run(
+        f"UPDATE jobs SET {assignments} WHERE id IN ({marks}) AND state = 'PENDING'", params
+    )
+
+
+def job_events(tx: Tx, job_id: int) -> list[tuple[float, str, str | None]]:
+    return tx.rows(
+        "SELECT time, kind, detail FROM events WHERE job_id = :id ORDER BY id", {"id": job_id}
+    )

@@ -1,0 +1,197 @@
+"""Statements that move a job through its life: allocate, start, finish, requeue.
+
+Each is a guarded update (``WHERE state = :expected``); the row count says who won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scns.db.engine import Tx, in_clause
+from scns.db.statements.common import COLS as _COLS
+from scns.db.statements.common import job_from_row as _job
+from scns.domain.job import Job
+
+
+def busy_cores(tx: Tx) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for node, cpu in tx.rows("SELECT node, cpu_id FROM core_claims"):
+        found.setdefault(node, set()).add(cpu)
+    return found
+
+
+def pending_jobs(tx: Tx, limit: int) -> list[tuple]:
+    """The head of the runnable queue in priority order (served by ix_jobs_queue_order)."""
+    return tx.rows(
+        "SELECT id, cpus, mem_mb, priority - nice, submit_time, time_limit_s, begin_time,"
+        " dependency, array_job_id, array_max_running, name, user_name, kill_on_invalid_dep,"
+        " reason, expected_start_time FROM jobs WHERE state = 'PENDING' AND held = 0"
+        " ORDER BY (priority - nice) DESC, submit_time, id LIMIT :limit",
+        {"limit": limit},
+    )
+
+
+def pending_jobs_page(tx: Tx, limit: int, offset: int) -> list[tuple]:
+    """Like ``pending_jobs``, from ``offset`` on in the same order (one total order: id last)."""
+    return tx.rows(
+        "SELECT id, cpus, mem_mb, priority - nice, submit_time, time_limit_s, begin_time,"
+        " dependency, array_job_id, array_max_running, name, user_name, kill_on_invalid_dep,"
+        " reason, expected_start_time FROM jobs WHERE state = 'PENDING' AND held = 0"
+        " ORDER BY (priority - nice) DESC, submit_time, id LIMIT :limit OFFSET :offset",
+        {"limit": limit, "offset": offset},
+    )
+
+
+def running_jobs(tx: Tx) -> list[tuple]:
+    """Allocated jobs: (id, node, cpus, mem_mb, start or submit time, time limit, array id)."""
+    return tx.rows(
+        "SELECT id, node, cpus, mem_mb, COALESCE(start_time, submit_time), time_limit_s,"
+        " array_job_id FROM jobs WHERE state IN ('CONFIGURING', 'RUNNING')"
+    )
+
+
+def allocate(tx: Tx, job_id: int, node: str, cpu_ids: Sequence[int], mem_mb: int, now: float):
+    """PENDING -> CONFIGURING with its cores claimed; False when the job was no longer pending."""
+    cpus = ",".join(map(str, cpu_ids))
+    won = tx.run(
+        "UPDATE jobs SET state = 'CONFIGURING', node = :node, cpu_ids = :cpus, reason = NULL,"
+        " expected_start_time = NULL"
+        " WHERE id = :id AND state = 'PENDING'",
+        {"id": job_id, "node": node, "cpus": cpus},
+    )
+    if won != 1:
+        return False
+    tx.run(
+        "INSERT INTO allocations (job_id, node, cpu_ids, mem_mb, created_time)"
+        " VALUES (:id, :node, :cpus, :mem, :now)",
+        {"id": job_id, "node": node, "cpus": cpus, "mem": mem_mb, "now": now},
+    )
+    tx.many(
+        "INSERT INTO core_claims (node, cpu_id, job_id) VALUES (:node, :cpu, :id)",
+        [{"node": node, "cpu": c, "id": job_id} for c in cpu_ids],
+    )
+    return True
+
+
+def set_reasons(tx: Tx, changes: Sequence[tuple[int, str | None, float | None]]) -> None:
+    """Record why pending jobs wait and when backfill expects them to start."""
+    tx.many(
+        "UPDATE jobs SET reason = :reason, expected_start_time = :expected"
+        " WHERE id = :id AND state = 'PENDING'",
+        [{"id": i, "reason": r, "expected": e} for i, r, e in changes],
+    )
+
+
+def configuring_on_node(tx: Tx, node: str) -> list[int]:
+    rows = tx.rows(
+        "SELECT id FROM jobs WHERE node = :node AND state = 'CONFIGURING' ORDER BY id",
+        {"node": node},
+    )
+    return [r[0] for r in rows]
+
+
+def mark_running(tx: Tx, job_id: int, pid: int, ticks: int | None, now: float) -> bool:
+    """CONFIGURING -> RUNNING, unless a cancel got there first."""
+    won = tx.run(
+        "UPDATE jobs SET state = 'RUNNING', pid = :pid, pid_start_ticks = :ticks,"
+        " start_time = :now WHERE id = :id AND state = 'CONFIGURING' AND cancel_requested = 0",
+        {"id": job_id, "pid": pid, "ticks": ticks, "now": now},
+    )
+    if won == 1:
+        add_event(tx, job_id, now, "started", None)
+    return won == 1
+
+
+def finish(
+    tx: Tx,
+    job_id: int,
+    *,
+    expected: Sequence[str],
+    state: str,
+    now: float,
+    exit_code: int | None = None,
+    signal: int | None = None,
+    reason: str | None = None,
+) -> bool:
+    """Move a job to a terminal state and free what it held, if it is still in ``expected``."""
+    marks, params = in_clause("e", expected)
+    params.update(id=job_id, state=state, now=now, code=exit_code, sig=signal, reason=reason)
+    won = tx.run(
+        "UPDATE jobs SET state = :state, end_time = :now, exit_code = :code, signal = :sig,"
+        f" reason = :reason WHERE id = :id AND state IN ({marks})",
+        params,
+    )
+    if won == 1:
+        release(tx, job_id, now)
+        add_event(tx, job_id, now, state.lower(), reason)
+    return won == 1
+
+
+def requeue(tx: Tx, job_id: int, *, expected: Sequence[str], now: float, reason: str) -> bool:
+    """Send an allocated job back to PENDING (it never ran, or --requeue after a node failure)."""
+    marks, params = in_clause("e", expected)
+    params.update(id=job_id, reason=reason)
+    won = tx.run(
+        "UPDATE jobs SET state = 'PENDING', node = NULL, cpu_ids = NULL, pid = NULL,"
+        " pid_start_ticks = NULL, start_time = NULL, cancel_requested = 0,"
+        f" restarts = restarts + 1, reason = :reason WHERE id = :id AND state IN ({marks})",
+        params,
+    )
+    if won == 1:
+        release(tx, job_id, now)
+        add_event(tx, job_id, now, "requeued", reason)
+    return won == 1
+
+
+def release(tx: Tx, job_id: int, now: float) -> None:
+    tx.run(
+        "UPDATE allocations SET released_time = :now WHERE job_id = :id AND released_time IS NULL",
+        {"id": job_id, "now": now},
+    )
+    tx.run("DELETE FROM core_claims WHERE job_id = :id", {"id": job_id})
+
+
+def live_jobs_on_node(tx: Tx, node: str) -> list[Job]:
+    rows = tx.rows(
+        f"SELECT {_COLS} FROM jobs WHERE node = :node AND state IN ('CONFIGURING', 'RUNNING')"
+        " ORDER BY id",
+        {"node": node},
+    )
+    return [_job(r) for r in rows]
+
+
+def cancel_requested_on_node(tx: Tx, node: str) -> list[int]:
+    rows = tx.rows(
+        "SELECT id FROM jobs WHERE node = :node AND cancel_requested = 1"
+        " AND state IN ('CONFIGURING', 'RUNNING')",
+        {"node": node},
+    )
+    return [r[0] for r in rows]
+
+
+def add_event(tx: Tx, job_id: int, now: float, kind: str, detail: str | None) -> None:
+    tx.run(
+        "INSERT INTO events (job_id, time, kind, detail) VALUES (:id, :now, :kind, :detail)",
+        {"id": job_id, "now": now, "kind": kind, "detail": detail},
+    )
+
+
+def stale_configuring(tx: Tx, before: float) -> list[tuple[int, str]]:
+    """Allocated jobs not started since ``before``: their start message may have been lost."""
+    return tx.rows(
+        "SELECT j.id, j.node FROM jobs j JOIN allocations a ON a.job_id = j.id"
+        " AND a.released_time IS NULL WHERE j.state = 'CONFIGURING' AND a.created_time < :before",
+        {"before": before},
+    )
+
+
+def jobs_on_nodes(tx: Tx, nodes: Sequence[str], states: Sequence[str]) -> list[tuple]:
+    """(id, state, requeue) of jobs in ``states`` on any of ``nodes``."""
+    node_marks, params = in_clause("n", nodes)
+    state_marks, more = in_clause("s", states)
+    params.update(more)
+    return tx.rows(
+        f"SELECT id, state, requeue FROM jobs WHERE node IN ({node_marks})"
+        f" AND state IN ({state_marks})",
+        params,
+    )
