@@ -206,6 +206,14 @@ def scns(request) -> Iterator[Scns]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def any_backend(request, scns: Scns) -> Scns:
+    """The CLI with no daemon yet, on each backend in turn (PostgreSQL with Redis)."""
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_scns")
+    return scns
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def cluster(request, scns: Scns) -> Scns:
     """The CLI with one running daemon (2 CPUs, node ``n1``), on each backend in turn."""
     if request.param == "postgresql":

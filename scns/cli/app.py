@@ -191,13 +191,14 @@ def db_upgrade() -> None:
     sys.stdout.write(f"database is at revision {HEAD_REVISION}\n")
 
 
-def _register_simulate() -> None:
+def _register_more_commands() -> None:
+    """Command groups that live in their own modules."""
+    from scns.cli import admin, control
     from scns.cli.simulate import simulate_command
 
     app.command("simulate")(simulate_command)
+    control.register(app)
+    admin.register(app)
 
 
-_register_simulate()
-from scns.cli import control  # noqa: E402
-
-control.register(app)
+_register_more_commands()

@@ -33,8 +33,9 @@ class Tracked:
     pidfd: int | None
     deadline: float | None
     spawned: Spawned | None = None
-    ending: str | None = None  # TIMEOUT or CANCELLED once we started killing it
+    ending: str | None = None  # TIMEOUT, CANCELLED or OUT_OF_MEMORY once we kill it
     kill_at: float | None = None
+    mem_limit_kb: int = 0
     extra: dict = field(default_factory=dict)
 
 
@@ -52,6 +53,7 @@ class Executor:
         os.makedirs(self.statuses, mode=0o733, exist_ok=True)
         os.chmod(self.statuses, 0o1733)  # jobs of any user write their own status file
         self.tracked: dict[int, Tracked] = {}
+        self.mem_check_due = 0.0
         self.by_pidfd: dict[int, int] = {}
 
     # ---- launching -------------------------------------------------------------------
@@ -101,7 +103,6 @@ class Executor:
             status_path=status_path,
             uid=job.uid,
             gid=job.gid,
-            mem_limit_bytes=job.mem_mb * 1024 * 1024 if job.mem_mb else None,
         )
         return process.spawn(spec)
 
@@ -120,7 +121,9 @@ class Executor:
         for job, proc in winners:
             proc.go()
             deadline = now + job.time_limit_s if job.time_limit_s else None
-            started.append(self._track(job.id, proc.pid, proc.start_ticks, deadline, proc))
+            entry = self._track(job.id, proc.pid, proc.start_ticks, deadline, proc)
+            entry.mem_limit_kb = job.mem_mb * 1024
+            started.append(entry)
             log("job_started", job=job.id, pid=proc.pid, cpus=job.cpu_ids)
         for job_id, reason in failed:
             log("job_failed_to_start", job=job_id, reason=reason)
@@ -251,7 +254,28 @@ class Executor:
         """The earliest wall-clock time at which enforce() has something to do."""
         times = [e.kill_at for e in self.tracked.values() if e.kill_at is not None]
         times += [e.deadline for e in self.tracked.values() if e.deadline and e.ending is None]
+        if any(e.mem_limit_kb and e.ending is None for e in self.tracked.values()):
+            times.append(self.mem_check_due)
         return min(times, default=None)
+
+    def watch_memory(self, now: float) -> None:
+        """Kill jobs whose processes together hold more memory than they asked for.
+
+        Like Slurm's OverMemoryKill: the resident memory of the job's process group is
+        sampled every MEM_CHECK_S; a job over its --mem is killed and ends OUT_OF_MEMORY.
+        (An rlimit could not tell us the job died for memory; polling can.)
+        """
+        limited = [e for e in self.tracked.values() if e.mem_limit_kb and e.ending is None]
+        if not limited or now < self.mem_check_due:
+            return
+        self.mem_check_due = now + MEM_CHECK_S
+        usage = process.rss_kb_by_group()
+        for entry in limited:
+            used = usage.get(entry.pid, 0)
+            if used > entry.mem_limit_kb:
+                entry.ending = "OUT_OF_MEMORY"
+                process.signal_group(entry.pid, signal.SIGKILL)
+                log("job_over_memory", job=entry.job_id, rss_kb=used, limit_kb=entry.mem_limit_kb)
 
     # ---- adoption after a restart -------------------------------------------------------
 
@@ -259,18 +283,38 @@ class Executor:
         """Rebuild the process cache from the database: reattach, finalise, or requeue."""
         with self.db.read() as tx:
             jobs = sql.live_jobs_on_node(tx, self.node)
-        for job in jobs:
-            if job.state != "RUNNING" or job.pid is None:
-                continue  # CONFIGURING: launch_allocated() starts it
+        running = {j.id: j for j in jobs if j.state == "RUNNING" and j.pid is not None}
+        for entry in list(self.tracked.values()):
+            if entry.job_id not in running or running[entry.job_id].pid != entry.pid:
+                self._give_up(entry)  # the cluster ended or requeued it while we were away
+        for job in running.values():
+            if job.id in self.tracked:
+                continue
             deadline = job.start_time + job.time_limit_s if job.time_limit_s else None
             entry = self._track(job.id, job.pid, job.pid_start_ticks, deadline)
+            entry.mem_limit_kb = job.mem_mb * 1024
             recorded = process.read_status(os.path.join(self.statuses, str(job.id)))
             if recorded == "aborted":
                 self._requeue_never_ran(entry)
             elif job.cancel_requested:
                 entry.ending = "CANCELLED"
             log("job_adopted", job=job.id, pid=job.pid)
+        self._kill_orphans()
         self.collect_exited()
+
+    def _give_up(self, entry: Tracked) -> None:
+        process.signal_group(entry.pid, signal.SIGKILL)
+        self._forget(entry)
+        log("orphan_killed", job=entry.job_id, pid=entry.pid)
+
+    def _kill_orphans(self) -> None:
+        """Job processes of this node that the database no longer says are running here
+        (ended NODE_FAIL or requeued while this node was unreachable) must not go on."""
+        known = {e.pid for e in self.tracked.values()}
+        for job_id, pid in process.find_wrappers(self.statuses).items():
+            if pid not in known:
+                process.signal_group(pid, signal.SIGKILL)
+                log("orphan_killed", job=job_id, pid=pid)
 
     def _requeue_never_ran(self, entry: Tracked) -> None:
         """The daemon died between recording RUNNING and "go": the job never ran."""
@@ -282,6 +326,7 @@ class Executor:
 
 
 _STILL_RUNNING = object()
+MEM_CHECK_S = 0.5
 
 
 def _write_script(path: str, script: str, job: Job) -> None:

@@ -192,6 +192,7 @@ class Daemon:
         ended = self.executor.collect_exited()
         self.executor.apply_cancels(now)
         self.executor.enforce(now)
+        self.executor.watch_memory(now)
         started = 0
         if self.leader.keep_lease(now):
             self.leader.repair(now)

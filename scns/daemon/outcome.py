@@ -23,6 +23,8 @@ def outcome(status: ExitStatus | None, ending: Ending):
         return "TIMEOUT", code, sig, "time limit reached"
     if ending.kind == "CANCELLED":
         return "CANCELLED", code, sig, "cancelled by user"
+    if ending.kind == "OUT_OF_MEMORY":
+        return "OUT_OF_MEMORY", code, sig, "memory limit exceeded (killed)"
     if status is None:
         return "FAILED", None, None, "exit status lost (the job's wrapper was killed)"
     if status.exit_code == 0:

@@ -62,3 +62,16 @@ def format_duration(seconds: float | None) -> str:
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str, option: str = "--purge-after") -> int:
+    """An age like ``30d``, ``12h``, ``90m``, ``45s`` or ``2w`` (bare number: days), in seconds."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _AGE_UNITS else "d"
+    number = value[:-1] if value[-1:] in _AGE_UNITS else value
+    if not number.isdigit():
+        raise InvalidInput(f"invalid {option} {text!r}: expected a number and s, m, h, d or w")
+    return int(number) * _AGE_UNITS[unit]

@@ -93,7 +93,6 @@ class LaunchSpec:
     status_path: str
     uid: int | None = None
     gid: int | None = None
-    mem_limit_bytes: int | None = None
 
 
 class LaunchError(Exception):
@@ -138,8 +137,6 @@ def spawn(spec: LaunchSpec) -> Spawned:
     try:
         if spec.cpu_ids:
             os.sched_setaffinity(popen.pid, spec.cpu_ids)
-        if spec.mem_limit_bytes:
-            _limit_memory(popen.pid, spec.mem_limit_bytes)
     except OSError as exc:
         popen.stdin.close()
         raise LaunchError(f"cannot pin the job to cpus {list(spec.cpu_ids)}: {exc}") from None
@@ -161,12 +158,6 @@ def _open_output(path: str, spec: LaunchSpec) -> int:
     if os.geteuid() == 0 and spec.uid not in (None, 0):
         os.fchown(fd, spec.uid, spec.gid if spec.gid is not None else -1)
     return fd
-
-
-def _limit_memory(pid: int, limit_bytes: int) -> None:
-    import resource
-
-    resource.prlimit(pid, resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
 
 def read_status(path: str) -> ExitStatus | str | None:
@@ -212,6 +203,50 @@ def is_alive(pid: int, start_ticks: int | None) -> bool:
     if fields[0] in (b"Z", b"X"):
         return False
     return start_ticks is None or int(fields[19]) == start_ticks
+
+
+def _proc_stats():
+    """(pid, fields after the command name) for every process we can see."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        yield int(entry), data[data.rindex(b")") + 2 :].split()
+
+
+_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def rss_kb_by_group() -> dict[int, int]:
+    """Resident memory per process group, in KiB (one pass over /proc)."""
+    usage: dict[int, int] = {}
+    for _pid, fields in _proc_stats():
+        group = int(fields[2])
+        usage[group] = usage.get(group, 0) + int(fields[21]) * _PAGE_KB
+    return usage
+
+
+def find_wrappers(status_dir: str) -> dict[int, int]:
+    """{job id: wrapper pid} for live wrappers writing their status under ``status_dir``."""
+    prefix = status_dir.rstrip("/").encode() + b"/"
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 4 and argv[3] == b"scns-job" and argv[4].startswith(prefix):
+            name = argv[4][len(prefix) :]
+            if name.isdigit() and is_alive(int(entry), None):
+                found[int(name)] = int(entry)
+    return found
 
 
 def signal_group(pgid: int, sig: int) -> bool:

@@ -44,6 +44,10 @@ def local_cpu_count() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def local_memory_mb() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+
+
 def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter) -> Submitted:
     """Insert the job (or every array task) and return its id."""
     tasks = request.array_task_ids or (None,)
@@ -150,6 +154,13 @@ def _check_fits(tx: Tx, request: JobRequest) -> None:
             f"requested {request.cpus} CPUs but the largest node has {largest}"
             " (Requested node configuration is not available)"
         )
+    if request.mem_mb:
+        memory = sql.max_node_memory_mb(tx) or local_memory_mb()
+        if request.mem_mb > memory:
+            raise InvalidInput(
+                f"requested {request.mem_mb} MB of memory but the largest node has {memory} MB"
+                " (Requested node configuration is not available)"
+            )
 
 
 def _check_dependency(tx: Tx, request: JobRequest) -> None:

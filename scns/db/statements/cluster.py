@@ -92,3 +92,9 @@ def notify(tx: Tx, payload: str = "sched") -> None:
     """
     if tx.dialect == "postgresql":
         tx.rows("SELECT pg_notify('scns_wake', :payload)", {"payload": payload})
+
+
+def max_node_memory_mb(tx: Tx) -> int | None:
+    """The largest schedulable memory of any registered node (0 = a node does not track it)."""
+    row = tx.one("SELECT MAX(mem_mb) FROM nodes")
+    return row[0] if row else None

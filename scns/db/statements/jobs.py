@@ -193,3 +193,27 @@ def job_events(tx: Tx, job_id: int) -> list[tuple[float, str, str | None]]:
     return tx.rows(
         "SELECT time, kind, detail FROM events WHERE job_id = :id ORDER BY id", {"id": job_id}
     )
+
+
+def purgeable_jobs(tx: Tx, cutoff: float) -> list[tuple[int, str, str]]:
+    """(id, stdout, stderr) of finished jobs older than ``cutoff``; an array only as a whole,
+    since its first task holds the script every task runs."""
+    return tx.rows(
+        "SELECT j.id, j.stdout_path, j.stderr_path FROM jobs j"
+        " WHERE j.state NOT IN ('PENDING', 'CONFIGURING', 'RUNNING') AND j.end_time < :cutoff"
+        " AND (j.array_job_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs t"
+        " WHERE t.array_job_id = j.array_job_id AND (t.state IN ('PENDING', 'CONFIGURING',"
+        " 'RUNNING') OR t.end_time >= :cutoff))) ORDER BY j.id",
+        {"cutoff": cutoff},
+    )
+
+
+def delete_jobs(tx: Tx, job_ids: Sequence[int]) -> None:
+    """Delete finished jobs with their history (allocations and claims cascade)."""
+    for start in range(0, len(job_ids), 5000):
+        chunk = job_ids[start : start + 5000]
+        marks, params = in_clause("i", chunk)
+        tx.run(f"DELETE FROM events WHERE job_id IN ({marks})", params)
+        tx.run(f"DELETE FROM core_claims WHERE job_id IN ({marks})", params)
+        tx.run(f"DELETE FROM allocations WHERE job_id IN ({marks})", params)
+        tx.run(f"DELETE FROM jobs WHERE id IN ({marks})", params)
