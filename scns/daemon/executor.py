@@ -54,23 +54,23 @@ class Executor:
         os.chmod(self.statuses, 0o1733)  # jobs of any user write their own status file
         self.tracked: dict[int, Tracked] = {}
         self.mem_check_due = 0.0
+        self.arrays: dict[int, dict[str, int]] = {}
         self.by_pidfd: dict[int, int] = {}
 
     # ---- launching -------------------------------------------------------------------
 
-    def launch_allocated(self) -> list[Tracked]:
-        """Start every job allocated to this node that is not running yet."""
+    def launch_allocated(self, only: list[int] | None = None) -> list[Tracked]:
+        """Start the jobs allocated to this node that are not running yet (or just ``only``)."""
         with self.db.read() as tx:
-            ids = [i for i in sql.configuring_on_node(tx, self.node) if i not in self.tracked]
+            ids = only if only is not None else sql.configuring_on_node(tx, self.node)
+            ids = [i for i in ids if i not in self.tracked]
             if not ids:
                 return []
             jobs = sql.get_jobs(tx, ids)
-            payloads = {j.id: sql.launch_payload(tx, j.id) for j in jobs}
-            arrays = {
-                j.array_job_id: sql.array_stats(tx, j.array_job_id)
-                for j in jobs
-                if j.array_job_id is not None
-            }
+            payloads = sql.launch_payloads(tx, ids)
+            for array_id in {j.array_job_id for j in jobs} - {None} - self.arrays.keys():
+                self.arrays[array_id] = sql.array_stats(tx, array_id)  # fixed at submit
+            arrays = self.arrays
         spawned: list[tuple[Job, Spawned]] = []
         failed: list[tuple[int, str]] = []
         for job in jobs:

@@ -19,6 +19,7 @@ from scns.service.recovery import fail_stale_nodes
 LEADER_LEASE = "scheduler"
 RESEND_AFTER_S = 2.0
 REPAIR_EVERY_S = 2.0
+FULL_PASS_EVERY_S = 1.0
 
 
 class Leader:
@@ -34,6 +35,7 @@ class Leader:
         self.is_leader = False
         self.lease_due = 0.0
         self.repair_due = 0.0
+        self.full_pass_due = 0.0
 
     def keep_lease(self, now: float) -> bool:
         if now < self.lease_due:
@@ -56,17 +58,20 @@ class Leader:
                 sql.drop_lease(tx, LEADER_LEASE, self.holder)
             self.is_leader = False
 
-    def schedule(self, now: float) -> int:
-        """One pass; wake the nodes that got work. Returns how many jobs were allocated."""
-        result = run_pass(self.db, self.config, now)
+    def schedule(self, now: float) -> list[int]:
+        """One pass; wake the nodes that got work. Returns the jobs allocated to this node."""
+        full = now >= self.full_pass_due
+        if full:
+            self.full_pass_due = now + FULL_PASS_EVERY_S
+        result = run_pass(self.db, self.config, now, full=full)
         by_node: dict[str, list[int]] = defaultdict(list)
         for start in result.started:
             by_node[start.node].append(start.job_id)
         self._dispatch({n: ids for n, ids in by_node.items() if n != self.node})
         if result.started:
             log("scheduled", started=len(result.started), examined=result.examined,
-                pass_ms=round(result.duration_s * 1000, 2))  # fmt: skip
-        return len(result.started)
+                pass_ms=round(result.duration_s * 1000, 2), full=full)  # fmt: skip
+        return [s.job_id for s in result.started if s.node == self.node]
 
     def repair(self, now: float) -> None:
         """Down stale nodes, and resend start messages that may have been lost."""

@@ -26,6 +26,7 @@ from scns.db.engine import Database
 from scns.settings import Settings
 
 RETRY_AFTER_ERROR_S = 1.0
+LOOK_AROUND_EVERY_S = 1.0
 
 
 class Daemon:
@@ -40,6 +41,8 @@ class Daemon:
         self.dirty = True  # something may have changed: look for work before sleeping
         self.heartbeat_due = 0.0
         self.retry_at = 0.0
+        self.external = True  # woken from outside: look for cancels and others' allocations
+        self.look_around_due = 0.0
         config = PassConfig(
             policy=settings.scheduler_policy,
             default_time_limit_s=settings.default_time_limit_s,
@@ -173,6 +176,8 @@ class Daemon:
                 self.selector.unregister(self.listener.fd)
                 self.listener.close()
         self.dirty = True
+        if key.data != "pidfd":
+            self.external = True
 
     def _step(self) -> None:
         now = time.time()
@@ -190,14 +195,24 @@ class Daemon:
     def _turn(self, now: float) -> bool:
         """The named steps of one turn; True when something happened."""
         ended = self.executor.collect_exited()
-        self.executor.apply_cancels(now)
+        # Cancels and other daemons' allocations arrive with a wake-up; between those, a
+        # turn caused by our own jobs ending only needs to look at what we ourselves did.
+        look_around = self.external or now >= self.look_around_due
+        if look_around:
+            self.external = False
+            self.look_around_due = now + LOOK_AROUND_EVERY_S
+            self.executor.apply_cancels(now)
         self.executor.enforce(now)
         self.executor.watch_memory(now)
-        started = 0
+        mine: list[int] = []
         if self.leader.keep_lease(now):
             self.leader.repair(now)
-            started = self.leader.schedule(now)
-        launched = len(self.executor.launch_allocated())
+            mine = self.leader.schedule(now)
+        if look_around:
+            launched = len(self.executor.launch_allocated())
+        else:
+            launched = len(self.executor.launch_allocated(mine)) if mine else 0
+        started = len(mine)
         self._heartbeat(now)
         self._listen()
         return bool(ended or started or launched)

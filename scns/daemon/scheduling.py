@@ -18,6 +18,9 @@ from scns.sched.snapshot import NodeView, PendingJob, RunningJob, Snapshot, Star
 
 # Pages of blocked jobs read past per pass, so a huge dependent queue keeps a pass bounded.
 _MAX_PAGES = 10
+# The quick pass examines this many queue-head jobs per free CPU (and at least QUICK_MIN).
+QUICK_PER_CPU = 8
+QUICK_MIN = 32
 
 
 @dataclass(frozen=True)
@@ -36,21 +39,36 @@ class PassResult:
     duration_s: float
 
 
-def run_pass(db: Database, config: PassConfig, now: float | None = None) -> PassResult:
-    """Allocate what can start now; record reasons for what cannot."""
+def run_pass(
+    db: Database, config: PassConfig, now: float | None = None, *, full: bool = True
+) -> PassResult:
+    """Allocate what can start now; a full pass also records why the others wait.
+
+    A quick pass (``full=False``) is what keeps throughput high: it returns at once when no
+    CPU is free, and otherwise looks only at a window of the queue head proportional to the
+    free CPUs, like Slurm's quick scheduling loop. The periodic full pass examines up to
+    ``max_jobs_examined`` jobs (EASY backfill over the whole window) and stores reasons and
+    expected start times.
+    """
     began = time.perf_counter()
     now = time.time() if now is None else now
     with db.read() as tx:
-        rows, blocked, kill = _read_pending(tx, config.max_jobs_examined, now)
+        node_rows = sql.list_nodes(tx)
+        busy = sql.busy_cores(tx)
+        nodes = _nodes(node_rows, busy, sql.node_allocated(tx), now, config.heartbeat_timeout_s)
+        free = sum(len(n.cpu_ids) - len(n.busy_cpu_ids) for n in nodes if n.is_up)
+        if not full and free <= 0:
+            return PassResult((), 0, (), time.perf_counter() - began)
+        window = config.max_jobs_examined
+        if not full:
+            window = min(window, max(QUICK_MIN, QUICK_PER_CPU * free))
+        rows, blocked, kill = _read_pending(tx, window, now)
         if not rows:
             return PassResult((), 0, (), time.perf_counter() - began)
         running_rows = sql.running_jobs(tx)
-        node_rows = sql.list_nodes(tx)
-        busy = sql.busy_cores(tx)
-        allocated = sql.node_allocated(tx)
     snapshot = Snapshot(
         now=now,
-        nodes=_nodes(node_rows, busy, allocated, now, config.heartbeat_timeout_s),
+        nodes=nodes,
         running=_running(running_rows, config.default_time_limit_s, now),
         pending=_pending(rows, blocked),
     )
@@ -58,26 +76,39 @@ def run_pass(db: Database, config: PassConfig, now: float | None = None) -> Pass
         snapshot,
         config.policy,
         default_time_limit_s=config.default_time_limit_s,
-        max_jobs_examined=config.max_jobs_examined,
+        max_jobs_examined=window,
     )
+    changes = _reason_changes(rows, decision) if full else []
+    won = _apply(db, rows, decision.starts, kill, changes, now)
+    return PassResult(tuple(won), len(rows), tuple(kill), time.perf_counter() - began)
+
+
+def _reason_changes(rows, decision) -> list[tuple[int, str | None, float | None]]:
     known = {r[0]: (r[13], r[14]) for r in rows}
     changes = []
     for job_id, reason in decision.reasons.items():
         expected = decision.expected_start.get(job_id)
         if known.get(job_id) != (reason, expected):
             changes.append((job_id, reason, expected))
+    return changes
+
+
+def _apply(db: Database, rows, starts, kill, changes, now: float) -> list[Start]:
+    """One short transaction: guarded allocations, dependency cancels, reasons."""
+    mem = {r[0]: r[2] for r in rows}
     won: list[Start] = []
+    if not (starts or kill or changes):
+        return won
     with db.write() as tx:
-        for start in decision.starts:
-            job = next(r for r in rows if r[0] == start.job_id)
-            if sql.allocate(tx, start.job_id, start.node, start.cpu_ids, job[2], now):
+        for start in starts:
+            if sql.allocate(tx, start.job_id, start.node, start.cpu_ids, mem[start.job_id], now):
                 won.append(start)
         for job_id in kill:
             sql.finish(tx, job_id, expected=["PENDING"], state="CANCELLED", now=now,
                        reason="DependencyNeverSatisfied")  # fmt: skip
         if changes:
             sql.set_reasons(tx, changes)
-    return PassResult(tuple(won), len(rows), tuple(kill), time.perf_counter() - began)
+    return won
 
 
 def _read_pending(tx, limit: int, now: float) -> tuple[list[tuple], dict[int, str], list[int]]:

@@ -71,15 +71,22 @@ def get_array_jobs(tx: Tx, array_job_id: int) -> list[Job]:
     return [_job(r) for r in rows]
 
 
-def launch_payload(tx: Tx, job_id: int) -> tuple[str, str, str] | None:
-    """(script, argv json, environment json) — array tasks share their array's copy."""
-    return tx.one(
-        "SELECT CASE WHEN j.script = '' THEN m.script ELSE j.script END,"
+def launch_payloads(tx: Tx, job_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+    """{id: (script, argv json, environment json)}; array tasks share their array's copy."""
+    marks, params = in_clause("i", job_ids)
+    rows = tx.rows(
+        "SELECT j.id, CASE WHEN j.script = '' THEN m.script ELSE j.script END,"
         " CASE WHEN j.script = '' THEN m.argv ELSE j.argv END,"
         " CASE WHEN j.script = '' THEN m.environment ELSE j.environment END"
-        " FROM jobs j LEFT JOIN jobs m ON m.id = j.array_job_id WHERE j.id = :id",
-        {"id": job_id},
+        f" FROM jobs j LEFT JOIN jobs m ON m.id = j.array_job_id WHERE j.id IN ({marks})",
+        params,
     )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def launch_payload(tx: Tx, job_id: int) -> tuple[str, str, str] | None:
+    """(script, argv json, environment json) of one job."""
+    return launch_payloads(tx, [job_id]).get(job_id)
 
 
 def list_jobs(
