@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 
 def home_dir(env: Mapping[str, str] = os.environ) -> str:
@@ -24,7 +23,7 @@ def config_path(env: Mapping[str, str] = os.environ) -> str:
     return env.get("SCNS_CONFIG") or os.path.join(home_dir(env), "scns.toml")
 
 
-def read_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+def read_config(env: Mapping[str, str] = os.environ) -> dict[str, object]:
     """The optional TOML config file's top-level table ({} when there is none)."""
     path = config_path(env)
     if not os.path.exists(path):
@@ -40,7 +39,7 @@ def read_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         raise InvalidInput(f"cannot read config file {path}: {exc}") from None
 
 
-def database_url(env: Mapping[str, str] = os.environ, config: Mapping[str, Any] | None = None):
+def database_url(env: Mapping[str, str] = os.environ, config: Mapping[str, object] | None = None):
     """Environment wins over the config file, which wins over the embedded default."""
     if env.get("SCNS_DATABASE_URL"):
         return env["SCNS_DATABASE_URL"]
@@ -51,7 +50,7 @@ def database_url(env: Mapping[str, str] = os.environ, config: Mapping[str, Any] 
     return "sqlite:///" + os.path.join(home_dir(env), "scns.db")
 
 
-def redis_url(env: Mapping[str, str] = os.environ, config: Mapping[str, Any] | None = None):
+def redis_url(env: Mapping[str, str] = os.environ, config: Mapping[str, object] | None = None):
     """The Redis URL for dispatch, or None on the embedded default."""
     if env.get("SCNS_REDIS_URL"):
         return env["SCNS_REDIS_URL"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 
 _SUFFIX = ".sock"
 
@@ -24,7 +23,10 @@ def notify(run_dir: str, only: str | None = None) -> None:
         names = os.listdir(directory)
     except OSError:
         return
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    # _socket, not socket: the full module drags in selectors and costs a submit ~5 ms
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
     sock.setblocking(False)
     try:
         for name in names:
@@ -41,6 +43,8 @@ class WakeSocket:
     """The daemon's end: a non-blocking datagram socket to put in a selector."""
 
     def __init__(self, run_dir: str, node: str) -> None:
+        import socket
+
         directory = wake_dir(run_dir)
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, node + _SUFFIX)

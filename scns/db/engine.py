@@ -13,11 +13,10 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 from scns.errors import ScnsError
 
-Params = Mapping[str, Any] | None
+Params = "Mapping[str, object] | None"
 
 
 class DatabaseError(ScnsError):
@@ -36,7 +35,7 @@ class Tx:
         """Execute a statement and return how many rows it changed."""
         raise NotImplementedError
 
-    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+    def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
         raise NotImplementedError
 
     def one(self, sql: str, params: Params = None) -> tuple | None:
@@ -56,14 +55,14 @@ class _SqliteTx(Tx):
     def run(self, sql: str, params: Params = None) -> int:
         return self._conn.execute(sql, params or {}).rowcount
 
-    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+    def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
         self._conn.executemany(sql, params)
 
 
 class _SqlAlchemyTx(Tx):
     dialect = "postgresql"
 
-    def __init__(self, conn: Any, text: Any) -> None:
+    def __init__(self, conn: object, text: object) -> None:
         self._conn = conn
         self._text = text
 
@@ -73,7 +72,7 @@ class _SqlAlchemyTx(Tx):
     def run(self, sql: str, params: Params = None) -> int:
         return self._conn.execute(self._text(sql), params or {}).rowcount
 
-    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+    def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
         if params:
             self._conn.execute(self._text(sql), list(params))
 
@@ -185,12 +184,12 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
 class SqlAlchemyDatabase(Database):
     """PostgreSQL (or any SQLAlchemy URL) through a pooled engine."""
 
-    def __init__(self, url: str, *, pool: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, url: str, *, pool: Mapping[str, object] | None = None) -> None:
         from sqlalchemy import create_engine, text
 
         self.url = url
         self._text = text
-        options: dict[str, Any] = {}
+        options: dict[str, object] = {}
         if not url.startswith("sqlite"):
             options.update(pool or {})
         self.engine = create_engine(url, **options)
@@ -217,7 +216,7 @@ class SqlAlchemyDatabase(Database):
 class _PsycopgTx(Tx):
     dialect = "postgresql"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: object) -> None:
         self._conn = conn
 
     def rows(self, sql: str, params: Params = None) -> list[tuple]:
@@ -227,7 +226,7 @@ class _PsycopgTx(Tx):
     def run(self, sql: str, params: Params = None) -> int:
         return self._conn.execute(_pyformat(sql), params or {}).rowcount
 
-    def many(self, sql: str, params: Sequence[Mapping[str, Any]]) -> None:
+    def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
         if params:
             with self._conn.cursor() as cur:
                 cur.executemany(_pyformat(sql), list(params))
@@ -259,9 +258,9 @@ class PsycopgDatabase(Database):
     def __init__(self, url: str) -> None:
         self.url = url
         self.dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        self._conn: Any = None
+        self._conn: object = None
 
-    def _connection(self) -> Any:
+    def _connection(self) -> object:
         import psycopg
 
         if self._conn is None or self._conn.closed:
@@ -303,7 +302,7 @@ def sqlite_path(url: str) -> str:
 
 
 def open_database(
-    url: str, *, pool: Mapping[str, Any] | None = None, short_lived: bool = False
+    url: str, *, pool: Mapping[str, object] | None = None, short_lived: bool = False
 ) -> Database:
     """Pick the connection kind from the URL scheme (and from how long the caller lives)."""
     if url.startswith("sqlite:///"):
@@ -319,7 +318,7 @@ def open_database(
     raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 
-def in_clause(name: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+def in_clause(name: str, values: Iterable[object]) -> tuple[str, dict[str, object]]:
     """Placeholders and parameters for ``IN (...)`` with a variable number of values."""
     params = {f"{name}{i}": v for i, v in enumerate(values)}
     return ", ".join(f":{k}" for k in params) or "NULL", params

@@ -2,49 +2,129 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from scns.domain.record import Record
 from scns.domain.states import JobState
 
 # Slurm prints this for %a when a job is not part of an array.
 NO_ARRAY_TASK = 4294967294
 
 
-@dataclass(frozen=True)
-class JobRequest:
+class JobRequest(Record):
     """A submission after parsing and validation, before it has an id."""
 
+    __slots__ = (
+        "name",
+        "script",
+        "argv",
+        "workdir",
+        "stdout_pattern",
+        "stderr_pattern",
+        "ntasks",
+        "cpus_per_task",
+        "mem_mb",
+        "time_limit_s",
+        "priority",
+        "nice",
+        "held",
+        "begin_time",
+        "dependency",
+        "kill_on_invalid_dep",
+        "requeue",
+        "array_task_ids",
+        "array_max_running",
+        "parsable",
+        "ignored_options",
+    )
+    _defaults = {  # noqa: RUF012 - read-only by convention
+        "ntasks": 1,
+        "cpus_per_task": 1,
+        "mem_mb": 0,
+        "time_limit_s": None,
+        "priority": 0,
+        "nice": 0,
+        "held": False,
+        "begin_time": None,
+        "dependency": None,
+        "kill_on_invalid_dep": False,
+        "requeue": False,
+        "array_task_ids": None,
+        "array_max_running": None,
+        "parsable": False,
+        "ignored_options": (),
+    }
     name: str
     script: str
     argv: tuple[str, ...]
     workdir: str
     stdout_pattern: str
-    stderr_pattern: str | None  # None: stderr goes into the stdout file
-    ntasks: int = 1
-    cpus_per_task: int = 1
-    mem_mb: int = 0
-    time_limit_s: int | None = None
-    priority: int = 0
-    nice: int = 0
-    held: bool = False
-    begin_time: float | None = None
-    dependency: str | None = None
-    kill_on_invalid_dep: bool = False
-    requeue: bool = False
-    array_task_ids: tuple[int, ...] | None = None
-    array_max_running: int | None = None
-    parsable: bool = False
-    ignored_options: tuple[str, ...] = field(default=())
+    stderr_pattern: str | None
+    ntasks: int
+    cpus_per_task: int
+    mem_mb: int
+    time_limit_s: int | None
+    priority: int
+    nice: int
+    held: bool
+    begin_time: float | None
+    dependency: str | None
+    kill_on_invalid_dep: bool
+    requeue: bool
+    array_task_ids: tuple[int, ...] | None
+    array_max_running: int | None
+    parsable: bool
+    ignored_options: tuple[str, ...]
 
     @property
     def cpus(self) -> int:
         return self.ntasks * self.cpus_per_task
 
 
-@dataclass
-class Job:
+class Job(Record):
     """One row of the jobs table, with times as epoch seconds (UTC)."""
 
+    __slots__ = (
+        "id",
+        "name",
+        "user_name",
+        "uid",
+        "gid",
+        "state",
+        "reason",
+        "script",
+        "argv",
+        "environment",
+        "workdir",
+        "stdout_path",
+        "stderr_path",
+        "ntasks",
+        "cpus_per_task",
+        "cpus",
+        "mem_mb",
+        "time_limit_s",
+        "priority",
+        "nice",
+        "held",
+        "begin_time",
+        "dependency",
+        "kill_on_invalid_dep",
+        "requeue",
+        "array_job_id",
+        "array_task_id",
+        "array_max_running",
+        "submit_time",
+        "eligible_time",
+        "expected_start_time",
+        "start_time",
+        "end_time",
+        "exit_code",
+        "signal",
+        "node",
+        "cpu_ids",
+        "pid",
+        "pid_start_ticks",
+        "cancel_requested",
+        "restarts",
+    )
     id: int
     name: str
     user_name: str
@@ -99,4 +179,4 @@ class Job:
         return [int(c) for c in self.cpu_ids.split(",")] if self.cpu_ids else []
 
 
-JOB_COLUMNS: tuple[str, ...] = tuple(Job.__dataclass_fields__)
+JOB_COLUMNS: tuple[str, ...] = Job.__slots__

@@ -5,8 +5,7 @@ One parser for both means a directive and a flag can never disagree about what a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from scns.domain.record import Record
 from scns.errors import InvalidInput
 
 # (long name, short letter or "", kind) — kind: "value", "flag", "optional" (value only via =)
@@ -124,8 +123,15 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class OptionDef:
+class OptionDef(Record):
+    """One sbatch option: long name, short letter, kind (value, flag, optional)."""
+
+    __slots__ = (
+        "name",
+        "short",
+        "kind",
+        "implemented",
+    )
     name: str
     short: str
     kind: str
@@ -147,13 +153,15 @@ def _index() -> tuple[dict[str, OptionDef], dict[str, OptionDef]]:
 BY_LONG, BY_SHORT = _index()
 
 
-@dataclass
 class ParsedArgs:
     """Raw option values by long name (last one wins), plus what followed the options."""
 
-    values: dict[str, str | bool] = field(default_factory=dict)
-    ignored: list[str] = field(default_factory=list)  # Slurm options scns does not implement
-    positionals: list[str] = field(default_factory=list)
+    __slots__ = ("ignored", "positionals", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, str | bool] = {}
+        self.ignored: list[str] = []  # Slurm options scns does not implement
+        self.positionals: list[str] = []
 
 
 def parse_args(args: list[str], *, where: str = "command line") -> ParsedArgs:

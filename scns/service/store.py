@@ -5,27 +5,28 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import socket
-from dataclasses import dataclass
 
 from scns.db import statements as sql
 from scns.db.engine import Database, Tx
 from scns.domain.job import JobRequest
+from scns.domain.record import Record
 from scns.errors import InvalidInput
 from scns.service.submission import SubmitContext
 
 
-@dataclass(frozen=True)
-class Submitted:
+class Submitted(Record):
+    """What a submission produced: the (first) job id, the task count, and warnings."""
+
+    __slots__ = ("job_id", "tasks", "warnings")
     job_id: int
     tasks: int
     warnings: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Submitter:
+class Submitter(Record):
     """The identity a job runs as."""
 
+    __slots__ = ("user_name", "uid", "gid")
     user_name: str
     uid: int
     gid: int
@@ -58,7 +59,7 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter)
         array_id = ids[0] if request.array_task_ids else None
         env = dict(ctx.env)
         env.setdefault("SLURM_SUBMIT_DIR", ctx.cwd)
-        env.setdefault("SLURM_SUBMIT_HOST", socket.gethostname())
+        env.setdefault("SLURM_SUBMIT_HOST", os.uname().nodename)
         shared = _shared_columns(request, ctx, who)
         rows = []
         checked_dirs: set[str] = set()

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from scns.domain.job import JobRequest
 from scns.domain.options import ParsedArgs, parse_args
+from scns.domain.record import Record
 from scns.errors import InvalidInput
 
 WRAP_SHELL = "#!/bin/sh\n"
 _CPU_OPTIONS = ("cpus", "cpus-per-task", "ntasks")
 
 
-@dataclass(frozen=True)
-class SubmitContext:
+class SubmitContext(Record):
     """Who submits, from where, when: read once at the edge and passed in."""
 
+    __slots__ = ("cwd", "env", "now")
     cwd: str
     env: Mapping[str, str]
     now: float

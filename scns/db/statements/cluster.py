@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from scns.db.engine import Tx
 
 
@@ -39,14 +37,14 @@ def heartbeat(tx: Tx, name: str, now: float) -> bool:
 
 def set_node_down(tx: Tx, name: str, reason: str, *, only_if_stale_before=None) -> bool:
     sql = "UPDATE nodes SET state = 'DOWN', reason = :reason WHERE name = :name AND state = 'UP'"
-    params: dict[str, Any] = {"name": name, "reason": reason}
+    params: dict[str, object] = {"name": name, "reason": reason}
     if only_if_stale_before is not None:
         sql += " AND heartbeat_time < :before"
         params["before"] = only_if_stale_before
     return tx.run(sql, params) == 1
 
 
-def list_nodes(tx: Tx) -> list[dict[str, Any]]:
+def list_nodes(tx: Tx) -> list[dict[str, object]]:
     cols = ("name", "hostname", "cpu_ids", "mem_mb", "state", "reason", "pid", "started_time",
             "heartbeat_time", "version")  # fmt: skip
     rows = tx.rows(f"SELECT {', '.join(cols)} FROM nodes ORDER BY name")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from scns.domain.job import JOB_COLUMNS, Job
 from scns.domain.states import JobState
@@ -13,11 +12,11 @@ COLS = ", ".join(JOB_COLUMNS)
 LIVE = "('PENDING', 'CONFIGURING', 'RUNNING')"
 
 
-def job_from_row(row: Sequence[Any]) -> Job:
+def job_from_row(row: Sequence[object]) -> Job:
     job = Job(*row)
     job.state = JobState(job.state)
     return job
 
 
-def dumps(value: Any) -> str:
+def dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from scns.db.engine import Tx, in_clause
 from scns.db.statements.common import COLS as _COLS
@@ -28,7 +27,7 @@ def reserve_job_ids(tx: Tx, count: int) -> list[int]:
     return list(range(first, first + count))
 
 
-def insert_jobs(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+def insert_jobs(tx: Tx, rows: Sequence[dict[str, object]]) -> None:
     """Insert fully formed job rows (ids included) in one batch."""
     if not rows:
         return
@@ -98,7 +97,7 @@ def list_jobs(
     newest_first: bool = False,
 ) -> list[Job]:
     """Jobs for ``queue``: live ones by default, filtered by state when asked."""
-    params: dict[str, Any] = {}
+    params: dict[str, object] = {}
     if states:
         marks, params = in_clause("s", states)
         where = f"state IN ({marks})"
@@ -183,7 +182,7 @@ def release_held(tx: Tx, job_ids: Sequence[int]) -> list[int]:
     return [r[0] for r in rows]
 
 
-def update_pending(tx: Tx, job_ids: Sequence[int], fields: dict[str, Any]) -> int:
+def update_pending(tx: Tx, job_ids: Sequence[int], fields: dict[str, object]) -> int:
     """Change priority, nice or time limit of jobs still PENDING; returns how many matched."""
     unknown = set(fields) - set(_UPDATABLE)
     if unknown or not fields:
