@@ -53,19 +53,22 @@ def queue(args: list[str]) -> int | None:
     from scns.cli import render
     from scns.cli.context import open_db
     from scns.domain.states import parse_state
-    from scns.service.jobs import list_jobs
+    from scns.service.jobs import list_jobs, queue_table
 
     try:
         states = [parse_state(s).value for item in state for s in item.split(",") if s]
         db, _ = open_db()
-        jobs = list_jobs(db, all_jobs=all_jobs, states=states or None, limit=limit)
+        if as_json:
+            jobs = list_jobs(db, all_jobs=all_jobs, states=states or None, limit=limit)
+        else:
+            rows = queue_table(db, all_jobs=all_jobs, states=states or None, limit=limit)
     except ScnsError as exc:
         return _fail(exc, "queue")
     now = time.time()
     if as_json:
         render.print_json([render.job_dict(j, now) for j in jobs])
     else:
-        render.print_table(render.QUEUE_HEADER, render.queue_rows(jobs, now))
+        render.print_queue(rows, now)
     return 0
 
 

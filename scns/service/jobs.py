@@ -53,6 +53,13 @@ def list_jobs(db: Database, *, all_jobs: bool = False, states: list[str] | None 
         return sql.list_jobs(tx, states=states, include_finished=all_jobs, limit=limit)
 
 
+def queue_table(db: Database, *, all_jobs: bool = False, states: list[str] | None = None,
+                limit: int | None = None) -> list[tuple]:  # fmt: skip
+    """Narrow rows for the ``queue`` table (see statements.queue_table)."""
+    with db.read() as tx:
+        return sql.queue_table(tx, states=states, include_finished=all_jobs, limit=limit)
+
+
 @dataclass(frozen=True)
 class CancelResult:
     job: str
