@@ -25,9 +25,10 @@ fmt: install ## format the code with ruff
 	$(VENV)/bin/ruff format scns tests bench
 	$(VENV)/bin/ruff check --fix scns tests bench
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, mypy on the pure layers
 	$(VENV)/bin/ruff check scns tests bench
 	$(VENV)/bin/ruff format --check scns tests bench
+	$(VENV)/bin/mypy --ignore-missing-imports scns/domain scns/sched
 
 test: install ## run the whole test suite (PostgreSQL/Redis tests skip when those are absent)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

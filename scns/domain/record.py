@@ -11,7 +11,7 @@ from __future__ import annotations
 class Record:
     """Fields are the ``__slots__``; ``_defaults`` maps optional fields to their default."""
 
-    __slots__ = ()
+    __slots__: tuple[str, ...] = ()
     _defaults: dict = {}  # noqa: RUF012 - read-only by convention
 
     def __init__(self, *args, **kwargs) -> None:

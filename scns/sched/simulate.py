@@ -9,7 +9,7 @@ running jobs advertise start + requested time as their expected end, as the daem
 import heapq
 import math
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from itertools import islice
 
 from scns.sched.policy import POLICIES, plan
@@ -36,7 +36,7 @@ class Figures:
     max_wait_s: float
     mean_bounded_slowdown: float
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, object]:
         """Rounded figures for JSON output."""
         return {f.name: _rounded(f.name, getattr(self, f.name)) for f in fields(Figures)}
 
@@ -48,7 +48,7 @@ class SimResult(Figures):
     policy: str
     wide: Figures
 
-    def to_dict(self) -> dict[str, float | int | str | dict[str, float | int]]:
+    def to_dict(self) -> dict[str, object]:
         """The overall figures plus 'policy' and a nested 'wide' dict."""
         return {"policy": self.policy, **Figures.to_dict(self), "wide": self.wide.to_dict()}
 
@@ -88,7 +88,7 @@ def simulate(
     total_cpus = nodes * cpus_per_node
     widest = sorted(records, key=_widest_first)[: max(1, int(len(records) * WIDE_SHARE))]
     overall = _figures(records, total_cpus, dropped)
-    return SimResult(*astuple(overall), policy=policy, wide=_figures(widest, total_cpus, dropped))
+    return SimResult(**asdict(overall), policy=policy, wide=_figures(widest, total_cpus, dropped))
 
 
 class _Replay:
