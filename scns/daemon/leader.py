@@ -36,6 +36,7 @@ class Leader:
         self.lease_due = 0.0
         self.repair_due = 0.0
         self.full_pass_due = 0.0
+        self.reasons_stale = False
 
     def keep_lease(self, now: float) -> bool:
         if now < self.lease_due:
@@ -52,6 +53,10 @@ class Leader:
         self.lease_due = now + self.lease_s / 3
         return leader
 
+    def next_timer(self) -> float | None:
+        """When the loop must wake for a full pass (only while pending reasons are stale)."""
+        return self.full_pass_due if self.is_leader and self.reasons_stale else None
+
     def release(self) -> None:
         if self.is_leader:
             with self.db.write() as tx:
@@ -64,6 +69,8 @@ class Leader:
         if full:
             self.full_pass_due = now + FULL_PASS_EVERY_S
         result = run_pass(self.db, self.config, now, full=full)
+        # jobs left waiting need a full pass soon, to record why they wait
+        self.reasons_stale = result.examined > len(result.started) and not full
         by_node: dict[str, list[int]] = defaultdict(list)
         for start in result.started:
             by_node[start.node].append(start.job_id)

@@ -153,9 +153,9 @@ class Daemon:
     def _wait(self) -> None:
         now = time.time()
         timers = [self.heartbeat_due, now + self.settings.poll_interval_s, self.leader.lease_due]
-        nxt = self.executor.next_timer()
-        if nxt is not None:
-            timers.append(nxt)
+        for nxt in (self.executor.next_timer(), self.leader.next_timer()):
+            if nxt is not None:
+                timers.append(nxt)
         if self.retry_at:
             timers.append(self.retry_at)
         timeout = 0 if self.dirty and not self.retry_at else max(0.0, min(timers) - now)

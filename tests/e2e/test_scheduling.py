@@ -247,7 +247,11 @@ def test_blocked_jobs_do_not_use_up_the_examined_window(scns: Scns) -> None:
     )
     behind = scns.submit("--wrap", "true")
     scns.wait_state(behind, "COMPLETED")  # the idle CPU is used although 6 jobs rank higher
-    assert {t["reason"] for t in scns.queue() if t["array_job_id"] == waiting} == {"Dependency"}
+    wait_until(
+        lambda: {t["reason"] for t in scns.queue() if t["array_job_id"] == waiting}
+        == {"Dependency"},
+        20, 0.05, "the dependent tasks to show reason Dependency",
+    )  # fmt: skip
     open_gate(gate)
     for task in range(6):
         scns.wait_state(f"{waiting}_{task}", "COMPLETED")
