@@ -24,7 +24,8 @@ def iso(ts: float | None) -> str | None:
 def job_dict(job: Job, now: float) -> dict[str, Any]:
     """The JSON contract of ``query --json`` and each element of ``queue --json``."""
     return {
-        "job_id": job.display_id,
+        "job_id": job.id,  # an integer, as in Slurm's JSON; array tasks have their own
+        "display_id": job.display_id,  # 123, or 123_4 for an array task
         "id": job.id,
         "array_job_id": job.array_job_id,
         "array_task_id": job.array_task_id,

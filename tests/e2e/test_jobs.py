@@ -269,3 +269,24 @@ def _has_live_member(pgid: int) -> bool:
         if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             return True
     return False
+
+
+CONTRACT_KEYS = {
+    "job_id", "name", "user", "state", "reason", "exit_code", "signal", "cpus", "node",
+    "cpu_ids", "time_limit", "submit_time", "start_time", "end_time", "workdir", "stdout_path",
+    "stderr_path",
+}  # fmt: skip
+
+
+def test_query_json_contract(cluster: Scns) -> None:
+    job_id = cluster.submit("-c", "2", "-t", "1:30", "--wrap", "true")
+    info = cluster.wait_state(job_id, "COMPLETED")
+    assert set(info) >= CONTRACT_KEYS
+    assert info["job_id"] == job_id and isinstance(info["job_id"], int)
+    assert (info["cpus"], info["time_limit"], info["exit_code"], info["signal"]) == (2, 90, 0, None)
+    assert all(isinstance(c, int) for c in info["cpu_ids"]) and len(info["cpu_ids"]) == 2
+    waiting = cluster.submit("-H", "--wrap", "true")
+    pending = cluster.query(waiting)
+    assert pending["start_time"] is None and pending["end_time"] is None
+    assert pending["node"] is None and pending["cpu_ids"] is None and pending["exit_code"] is None
+    assert [j["job_id"] for j in cluster.queue()] == [waiting]

@@ -105,7 +105,7 @@ def test_array_with_throttle_never_runs_more_than_two_tasks(cluster: Scns) -> No
         'echo "task=$SLURM_ARRAY_TASK_ID array=$SCNS_ARRAY_JOB_ID"; sleep 1',
     )  # fmt: skip
     tasks = cluster.queue("--all")
-    assert [t["job_id"] for t in tasks] == [f"{array_id}_{i}" for i in range(8)]
+    assert [t["display_id"] for t in tasks] == [f"{array_id}_{i}" for i in range(8)]
     wait_until(
         lambda: any(t["reason"] == "JobArrayTaskLimit" for t in cluster.queue()),
         20, 0.05, "a task held back by the %2 limit",
