@@ -170,13 +170,21 @@ class Daemon:
                 self._signal_r.recv(4096)
         elif key.data == "notify":
             try:
-                self.listener.drain()
+                payloads = self.listener.drain()
             except Exception as exc:
                 log("listen_lost", error=repr(exc))
                 self.selector.unregister(self.listener.fd)
                 self.listener.close()
+            else:
+                # "sched" (a submit, a job end) matters to the leader only; the others look
+                # around for cancels and for work allocated to them
+                mine = ("cancel", f"node:{self.node}")
+                if any(p in mine or not (p == "sched" or p.startswith("node:")) for p in payloads):
+                    self.external = True
+                if not self.leader.is_leader and not self.external:
+                    return
         self.dirty = True
-        if key.data != "pidfd":
+        if key.data not in ("pidfd", "notify"):
             self.external = True
 
     def _step(self) -> None:

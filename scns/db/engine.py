@@ -59,6 +59,9 @@ class _SqliteTx(Tx):
         self._conn.executemany(sql, params)
 
 
+_TEXT_CACHE: dict[str, object] = {}
+
+
 class _SqlAlchemyTx(Tx):
     dialect = "postgresql"
 
@@ -66,15 +69,22 @@ class _SqlAlchemyTx(Tx):
         self._conn = conn
         self._text = text
 
+    def _text_of(self, sql: str):
+        """One TextClause per statement text: building one re-parses its parameters."""
+        clause = _TEXT_CACHE.get(sql)
+        if clause is None:
+            clause = _TEXT_CACHE[sql] = self._text(sql)
+        return clause
+
     def rows(self, sql: str, params: Params = None) -> list[tuple]:
-        return [tuple(r) for r in self._conn.execute(self._text(sql), params or {}).fetchall()]
+        return [tuple(r) for r in self._conn.execute(self._text_of(sql), params or {}).fetchall()]
 
     def run(self, sql: str, params: Params = None) -> int:
-        return self._conn.execute(self._text(sql), params or {}).rowcount
+        return self._conn.execute(self._text_of(sql), params or {}).rowcount
 
     def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
         if params:
-            self._conn.execute(self._text(sql), list(params))
+            self._conn.execute(self._text_of(sql), list(params))
 
 
 class Database:

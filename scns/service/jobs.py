@@ -98,7 +98,7 @@ def cancel(db: Database, texts: list[str], now: float | None = None) -> list[Can
                     else "already_finished"
                 )  # fmt: skip
                 results.append(CancelResult(job.display_id, outcome))
-        sql.notify(tx)
+        sql.notify(tx, "cancel")
     return results
 
 
