@@ -32,8 +32,10 @@ def starts(scns: Scns) -> dict[int, int]:
 
 def test_sigkill_daemons_jobs_survive_with_their_true_exit_status(any_backend: Scns) -> None:
     scns = any_backend
-    a = scns.start_daemon("--node", "a", "--cpus", "2", env=FAST)
-    b = scns.start_daemon("--node", "b", "--cpus", "2", env=FAST)
+    # a restart, not a node failure: the heartbeat timeout must outlast the downtime
+    env = {**FAST, "SCNS_HEARTBEAT_TIMEOUT_S": "60"}
+    a = scns.start_daemon("--node", "a", "--cpus", "2", env=env)
+    b = scns.start_daemon("--node", "b", "--cpus", "2", env=env)
     go = marker(scns, "go")
     wait_go = f"while [ ! -e {go} ]; do sleep 0.05; done"
     ok = scns.submit("--wrap", f"{wait_go}; touch {marker(scns, 'ok')}")
@@ -49,8 +51,8 @@ def test_sigkill_daemons_jobs_survive_with_their_true_exit_status(any_backend: S
     for name in ("ok", "three", "sig"):
         wait_until(lambda n=name: os.path.exists(marker(scns, n)), 20, 0.05, f"{name} to end")
     assert all(scns.state(i) == "RUNNING" for i in ids)  # nobody has recorded anything yet
-    scns.start_daemon("--node", "a", "--cpus", "2", env=FAST)
-    scns.start_daemon("--node", "b", "--cpus", "2", env=FAST)
+    scns.start_daemon("--node", "a", "--cpus", "2", env=env)
+    scns.start_daemon("--node", "b", "--cpus", "2", env=env)
     results = {i: scns.wait_state(i, "COMPLETED", "FAILED", timeout=30) for i in ids}
     assert (results[ok]["state"], results[ok]["exit_code"]) == ("COMPLETED", 0)
     assert (results[three]["state"], results[three]["exit_code"]) == ("FAILED", 3)
