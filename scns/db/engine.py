@@ -323,7 +323,10 @@ def open_database(
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         if short_lived:
-            return PsycopgDatabase(url)
+            from scns.db.libpq import LibpqDatabase, load
+
+            lib = load()
+            return LibpqDatabase(url, lib) if lib is not None else PsycopgDatabase(url)
         return SqlAlchemyDatabase(url, pool=pool)
     raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 

@@ -8,21 +8,24 @@ from collections.abc import Iterator
 
 import pytest
 
-from scns.db.engine import Database, open_database
+from scns.db.engine import Database, PsycopgDatabase, open_database
 from scns.db.migrate import ensure_schema
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql-cli"])
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-cli", "postgresql-psycopg"])
 def db(request) -> Iterator[Database]:
-    """The same statements on SQLite, on PostgreSQL via SQLAlchemy (the daemon's path) and on
-    PostgreSQL via plain psycopg (the CLI's path)."""
+    """The same statements on SQLite, on PostgreSQL via SQLAlchemy (the daemon's path), via
+    libpq (the CLI's path) and via plain psycopg (the CLI's path where libpq is missing)."""
     if request.param == "sqlite":
         home = tempfile.mkdtemp(prefix="scns-db-", dir="/tmp")
         database = open_database(f"sqlite:///{home}/scns.db")
         ensure_schema(database)
     else:
         url = request.getfixturevalue("pg_url")
-        database = open_database(url, short_lived=request.param == "postgresql-cli")
+        if request.param == "postgresql-psycopg":
+            database = PsycopgDatabase(url)
+        else:
+            database = open_database(url, short_lived=request.param == "postgresql-cli")
     try:
         yield database
     finally:
