@@ -58,20 +58,9 @@ def query(
 
     Example: scns query 42 --json
     """
-    from scns.cli import render
-    from scns.cli.context import open_db
-    from scns.service.jobs import get_job
+    from scns.cli.fast_jobs import show_query
 
-    try:
-        db, _ = open_db()
-        job = get_job(db, job_id)
-    except ScnsError as exc:
-        raise _fail(exc, "query") from None
-    now = time.time()
-    if as_json:
-        render.print_json(render.job_dict(job, now))
-    else:
-        sys.stdout.write(render.query_text(job, now))
+    raise typer.Exit(show_query(job_id, as_json))
 
 
 @app.command()
@@ -88,25 +77,9 @@ def queue(
 
     Example: scns queue --all --state COMPLETED --json
     """
-    from scns.cli import render
-    from scns.cli.context import open_db
-    from scns.domain.states import parse_state
-    from scns.service.jobs import list_jobs, queue_table
+    from scns.cli.fast_jobs import show_queue
 
-    try:
-        states = [parse_state(s).value for item in state or [] for s in item.split(",") if s]
-        db, _ = open_db()
-        if as_json:
-            jobs = list_jobs(db, all_jobs=all_jobs, states=states or None, limit=limit)
-        else:
-            rows = queue_table(db, all_jobs=all_jobs, states=states or None, limit=limit)
-    except ScnsError as exc:
-        raise _fail(exc, "queue") from None
-    now = time.time()
-    if as_json:
-        render.print_json([render.job_dict(j, now) for j in jobs])
-    else:
-        render.print_queue(rows, now)
+    raise typer.Exit(show_queue(all_jobs, state or [], limit, as_json))
 
 
 @app.command()

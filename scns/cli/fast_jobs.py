@@ -28,13 +28,25 @@ def query(args: list[str]) -> int | None:
     words = [a for a in args if a != "--json"]
     if len(words) != 1 or words[0].startswith("-"):
         return None
+    return show_query(words[0], as_json)
+
+
+def queue(args: list[str]) -> int | None:
+    parsed = _queue_options(args)
+    if parsed is None:
+        return None
+    return show_queue(*parsed)
+
+
+def show_query(job_id: str, as_json: bool) -> int:
+    """The body of ``scns query``, shared by this fast path and the typer command."""
     from scns.cli import render
     from scns.cli.context import open_db
     from scns.service.jobs import get_job
 
     try:
         db, _ = open_db()
-        job = get_job(db, words[0])
+        job = get_job(db, job_id)
     except ScnsError as exc:
         return _fail(exc, "query")
     now = time.time()
@@ -45,23 +57,20 @@ def query(args: list[str]) -> int | None:
     return 0
 
 
-def queue(args: list[str]) -> int | None:
-    parsed = _queue_options(args)
-    if parsed is None:
-        return None
-    all_jobs, state, limit, as_json = parsed
+def show_queue(all_jobs: bool, state: list[str], limit: int | None, as_json: bool) -> int:
+    """The body of ``scns queue``, shared by this fast path and the typer command."""
     from scns.cli import render
     from scns.cli.context import open_db
     from scns.domain.states import parse_state
     from scns.service.jobs import list_jobs, queue_table
 
     try:
-        states = [parse_state(s).value for item in state for s in item.split(",") if s]
+        states = [parse_state(s).value for item in state for s in item.split(",") if s] or None
         db, _ = open_db()
         if as_json:
-            jobs = list_jobs(db, all_jobs=all_jobs, states=states or None, limit=limit)
+            jobs = list_jobs(db, all_jobs=all_jobs, states=states, limit=limit)
         else:
-            rows = queue_table(db, all_jobs=all_jobs, states=states or None, limit=limit)
+            rows = queue_table(db, all_jobs=all_jobs, states=states, limit=limit)
     except ScnsError as exc:
         return _fail(exc, "queue")
     now = time.time()

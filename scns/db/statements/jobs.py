@@ -97,20 +97,21 @@ def list_jobs(
     newest_first: bool = False,
 ) -> list[Job]:
     """Jobs for ``queue``: live ones by default, filtered by state when asked."""
-    params: dict[str, object] = {}
-    if states:
-        marks, params = in_clause("s", states)
-        where = f"state IN ({marks})"
-    elif include_finished:
-        where = "1 = 1"
-    else:
-        where = f"state IN {_LIVE}"
+    where, params = _listing_filter(states, include_finished)
     order = "id DESC" if newest_first else "id"
     sql = f"SELECT {_COLS} FROM jobs WHERE {where} ORDER BY {order}"
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit
     return [_job(r) for r in tx.rows(sql, params)]
+
+
+def _listing_filter(states, include_finished: bool) -> tuple[str, dict[str, object]]:
+    """The WHERE of a listing: given states, everything, or (by default) live jobs."""
+    if states:
+        marks, params = in_clause("s", states)
+        return f"state IN ({marks})", params
+    return ("1 = 1" if include_finished else f"state IN {_LIVE}"), {}
 
 
 def count_jobs_by_state(tx: Tx) -> dict[str, int]:
@@ -237,12 +238,7 @@ def queue_table(
 ) -> list[tuple]:  # fmt: skip
     """Only the columns the ``queue`` table shows: a 100,000-job queue prints in well under
     a second when rows stay narrow tuples instead of full job records."""
-    params: dict[str, object] = {}
-    if states:
-        marks, params = in_clause("s", states)
-        where = f"state IN ({marks})"
-    else:
-        where = "1 = 1" if include_finished else f"state IN {_LIVE}"
+    where, params = _listing_filter(states, include_finished)
     sql = f"SELECT {QUEUE_COLUMNS} FROM jobs WHERE {where} ORDER BY id"
     if limit:
         sql += " LIMIT :limit"
