@@ -142,7 +142,8 @@ def _gone(pid: int) -> bool:
 def test_memory_limit_ends_out_of_memory(any_backend: Scns) -> None:
     scns = any_backend
     scns.start_daemon("--node", "a", "--cpus", "1", "--mem", "2G", env=FAST)
-    grab = "python3 -c 'import time; x = bytearray(400 * 2**20); time.sleep(30)'"
+    # the job holds 400 MiB until something kills it: only the memory watcher will
+    grab = "python3 -c 'import signal; x = bytearray(400 * 2**20); signal.pause()'"
     hog = scns.submit("--mem", "64M", "--wrap", grab)
     info = scns.wait_state(hog, "OUT_OF_MEMORY", "FAILED", "COMPLETED", timeout=30)
     assert info["state"] == "OUT_OF_MEMORY"
