@@ -6,7 +6,6 @@ scheduling at once. Fail-over takes at most one lease period after the leader di
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 
 from scns import wake
@@ -105,7 +104,3 @@ class Leader:
                 wake.notify(self.run_dir, only=node)  # same machine, or Redis is away
                 with self.db.write() as tx:
                     sql.notify(tx, f"node:{node}")
-
-
-def monotonic_deadline(seconds: float) -> float:
-    return time.monotonic() + seconds

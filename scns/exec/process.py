@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ echo "exit $rc" > "$status"
 exit $rc
 """
 
-WRAPPER_ABORTED_RC = 0
-
 
 @dataclass(frozen=True)
 class ExitStatus:
@@ -39,10 +36,6 @@ class ExitStatus:
 
     exit_code: int | None
     signal: int | None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.exit_code == 0
 
     @classmethod
     def from_shell_rc(cls, rc: int) -> ExitStatus:
@@ -260,16 +253,6 @@ def signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 def open_pidfd(pid: int) -> int | None:
     try:
         return os.pidfd_open(pid)
@@ -277,6 +260,3 @@ def open_pidfd(pid: int) -> int | None:
         if exc.errno in (errno.ESRCH, errno.ENOSYS):
             return None
         raise
-
-
-SIGNALS = {s.value: s.name for s in signal.Signals}

@@ -10,7 +10,6 @@ from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.dependency import JobRef
 from scns.domain.job import Job
-from scns.domain.states import JobState
 from scns.errors import InvalidInput, NotFound
 
 _REF = re.compile(r"([0-9]{1,18})(?:_([0-9]{1,9}))?")
@@ -100,7 +99,3 @@ def cancel(db: Database, texts: list[str], now: float | None = None) -> list[Can
                 results.append(CancelResult(job.display_id, outcome))
         sql.notify(tx, "cancel")
     return results
-
-
-def is_live(job: Job) -> bool:
-    return job.state in (JobState.PENDING, JobState.CONFIGURING, JobState.RUNNING)

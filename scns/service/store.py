@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 
@@ -174,7 +173,3 @@ def _check_dependency(tx: Tx, request: JobRequest) -> None:
     missing = wanted - sql.known_job_ids(tx, wanted) if wanted else set()
     if missing:
         raise InvalidInput(f"dependency on unknown job id {min(missing)} (Job dependency problem)")
-
-
-def loads(text: str):
-    return json.loads(text) if text else None

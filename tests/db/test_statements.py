@@ -186,7 +186,7 @@ def test_array_rows_share_the_first_tasks_script(db: Database) -> None:
     add_jobs(db, 2, array_job_id=first, array_task_id=1, script="", environment="{}")
     with db.read() as tx:
         tasks = sql.get_array_jobs(tx, first)
-        payload = sql.launch_payload(tx, tasks[-1].id)
+        payload = sql.launch_payloads(tx, [tasks[-1].id])[tasks[-1].id]
         stats = sql.array_stats(tx, first)
     assert len(tasks) == 3
     assert payload[0].startswith("#!/bin/sh") and payload[1] == '["x"]'

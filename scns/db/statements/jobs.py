@@ -83,11 +83,6 @@ def launch_payloads(tx: Tx, job_ids: Sequence[int]) -> dict[int, tuple[str, str,
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def launch_payload(tx: Tx, job_id: int) -> tuple[str, str, str] | None:
-    """(script, argv json, environment json) of one job."""
-    return launch_payloads(tx, [job_id]).get(job_id)
-
-
 def list_jobs(
     tx: Tx,
     *,
@@ -112,10 +107,6 @@ def _listing_filter(states, include_finished: bool) -> tuple[str, dict[str, obje
         marks, params = in_clause("s", states)
         return f"state IN ({marks})", params
     return ("1 = 1" if include_finished else f"state IN {_LIVE}"), {}
-
-
-def count_jobs_by_state(tx: Tx) -> dict[str, int]:
-    return dict(tx.rows(f"SELECT state, COUNT(*) FROM jobs WHERE state IN {_LIVE} GROUP BY state"))
 
 
 def job_states(tx: Tx, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
