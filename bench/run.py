@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if key.endswith("_seed_s"):
             notes.append(f"seeding {key[:-7]} through SQL took {value} s (not part of any figure)")
     params["cpus"] = CPUS
+    os.makedirs(args.out, exist_ok=True)
     json_path, md_path, text = report.write(
         figures,
         quick=args.quick,

@@ -9,12 +9,19 @@ migrations from Alembic, and one test suite runs the statements on both backends
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
+try:  # the C module alone: the sqlite3 package adds datetime adapters scns never uses (~2 ms)
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - an interpreter without the split
+    import sqlite3  # type: ignore[no-redef]
+
 from scns.errors import ScnsError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 Params = "Mapping[str, object] | None"
 

@@ -1,7 +1,5 @@
 """Batch-script checks and `#SBATCH`/`#SCNS` option lines, read the way sbatch reads them."""
 
-import shlex
-
 from scns.errors import InvalidInput
 
 DIRECTIVE_PREFIXES = ("#SBATCH", "#SCNS")
@@ -42,7 +40,7 @@ def read_directives(script_text: str) -> list[str]:
         if body is None:
             continue
         try:
-            tokens.extend(shlex.split(body, comments=True))
+            tokens.extend(split_words(body))
         except ValueError as exc:
             raise InvalidInput(
                 f"invalid directive on line {line_number}: {exc} in {line!r}"
@@ -71,3 +69,20 @@ def check_script_text(data: bytes) -> str:
             "script has DOS line breaks (\\r\\n); convert it with dos2unix or sed 's/\\r$//'"
         )
     return text
+
+
+# Characters that make shell word splitting more than splitting on blanks.
+_SHELL_SPECIAL = frozenset("'\"\\#\r")
+
+
+def split_words(body: str) -> list[str]:
+    """``shlex.split(body, comments=True)``, without importing shlex (and re) for plain lines.
+
+    Most directives are ``--cpus 4``-like words; only quotes, escapes and comments need
+    the shell lexer.
+    """
+    if _SHELL_SPECIAL.isdisjoint(body):
+        return [word for word in body.replace("\t", " ").split(" ") if word]
+    import shlex
+
+    return shlex.split(body, comments=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from scns.domain.record import Record
-from scns.domain.states import JobState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the enum import is left to the commands that read jobs back
+    from scns.domain.states import JobState
 
 # Slurm prints this for %a when a job is not part of an array.
 NO_ARRAY_TASK = 4294967294
