@@ -36,6 +36,7 @@ class Tracked:
     ending: str | None = None  # TIMEOUT, CANCELLED or OUT_OF_MEMORY once we kill it
     kill_at: float | None = None
     mem_limit_kb: int = 0
+    script: str | None = None  # the script file it shares with its array's other tasks
     extra: dict = field(default_factory=dict)
 
 
@@ -56,6 +57,12 @@ class Executor:
         self.mem_check_due = 0.0
         self.arrays: dict[int, dict[str, int]] = {}
         self.by_pidfd: dict[int, int] = {}
+        # script file -> how many tracked jobs use it: an array's tasks share one copy,
+        # written when the first of them starts here and removed after the last one ends
+        self.script_users: dict[str, int] = {}
+        # job id -> when this daemon launched it (or failed to), oldest first: a late start
+        # message for one of them needs no database look
+        self.launched: dict[int, float] = {}
 
     # ---- launching -------------------------------------------------------------------
 
@@ -73,20 +80,46 @@ class Executor:
             arrays = self.arrays
         spawned: list[tuple[Job, Spawned]] = []
         failed: list[tuple[int, str]] = []
+        written: set[str] = set()
         for job in jobs:
             try:
-                spawned.append((job, self._spawn(job, payloads[job.id], arrays)))
+                spawned.append((job, self._spawn(job, payloads[job.id], arrays, written)))
             except LaunchError as exc:
                 failed.append((job.id, str(exc)))
-        return self._commit_starts(spawned, failed)
+        try:
+            return self._commit_starts(spawned, failed)
+        finally:
+            for path in written:  # for jobs that did not start after all
+                if not self.script_users.get(path):
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
 
-    def _spawn(self, job: Job, payload: tuple[str, str, str], arrays: dict) -> Spawned:
+    def launched_lately(self, job_ids: list[int]) -> bool:
+        """Whether this daemon launched every one of these jobs in the last few seconds.
+
+        Only a requeue could make such a job startable here again: this daemon's own
+        (which forgets the id) or a node failure's (which takes a heartbeat timeout, far
+        longer than the window).
+        """
+        since = time.time() - _LAUNCHED_WINDOW_S
+        return all(self.launched.get(i, 0.0) > since for i in job_ids)
+
+    def _note_launched(self, job_ids, now: float) -> None:
+        for job_id in job_ids:
+            self.launched[job_id] = now
+        while len(self.launched) > _LAUNCHED_KEPT:
+            del self.launched[next(iter(self.launched))]
+
+    def _spawn(self, job: Job, payload: tuple[str, str, str], arrays: dict,
+               written: set[str]) -> Spawned:  # fmt: skip
         import json
 
         script, argv_json, env_json = payload
-        script_path = os.path.join(self.scripts, str(job.id))
+        script_path = self._script_path(job)
         status_path = os.path.join(self.statuses, str(job.id))
-        _write_script(script_path, script, job)
+        if script_path not in written and not self.script_users.get(script_path):
+            _write_script(script_path, script, job)
+            written.add(script_path)
         for stale in (status_path, status_path + ".tmp"):
             if os.path.exists(stale):
                 os.unlink(stale)
@@ -106,6 +139,13 @@ class Executor:
         )
         return process.spawn(spec)
 
+    def _script_path(self, job: Job) -> str:
+        return os.path.join(self.scripts, str(job.array_job_id or job.id))
+
+    def _use_script(self, entry: Tracked, path: str) -> None:
+        entry.script = path
+        self.script_users[path] = self.script_users.get(path, 0) + 1
+
     def _commit_starts(self, spawned, failed) -> list[Tracked]:
         """Record RUNNING (guarded) for every spawned wrapper, then let the winners go."""
         now = time.time()
@@ -123,10 +163,12 @@ class Executor:
             deadline = now + job.time_limit_s if job.time_limit_s else None
             entry = self._track(job.id, proc.pid, proc.start_ticks, deadline, proc)
             entry.mem_limit_kb = job.mem_mb * 1024
+            self._use_script(entry, self._script_path(job))
             started.append(entry)
             log("job_started", job=job.id, pid=proc.pid, cpus=job.cpu_ids)
         for job_id, reason in failed:
             log("job_failed_to_start", job=job_id, reason=reason)
+        self._note_launched([job.id for job, _proc in spawned] + [i for i, _r in failed], now)
         won = {job.id for job, _proc in winners}
         for job, proc in spawned:
             if job.id not in won:
@@ -220,8 +262,15 @@ class Executor:
             self.selector.unregister(entry.pidfd)
             self.by_pidfd.pop(entry.pidfd, None)
             os.close(entry.pidfd)
-        for path in (os.path.join(self.scripts, str(entry.job_id)),
-                     os.path.join(self.statuses, str(entry.job_id))):  # fmt: skip
+        paths = [os.path.join(self.statuses, str(entry.job_id))]
+        if entry.script is not None:
+            left = self.script_users.pop(entry.script, 1) - 1
+            if left > 0:
+                self.script_users[entry.script] = left
+            else:
+                paths.append(entry.script)
+            entry.script = None
+        for path in paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
@@ -293,6 +342,7 @@ class Executor:
             deadline = job.start_time + job.time_limit_s if job.time_limit_s else None
             entry = self._track(job.id, job.pid, job.pid_start_ticks, deadline)
             entry.mem_limit_kb = job.mem_mb * 1024
+            self._use_script(entry, self._script_path(job))
             recorded = process.read_status(os.path.join(self.statuses, str(job.id)))
             if recorded == "aborted":
                 self._requeue_never_ran(entry)
@@ -300,6 +350,7 @@ class Executor:
                 entry.ending = "CANCELLED"
             log("job_adopted", job=job.id, pid=job.pid)
         self._kill_orphans()
+        self._remove_unused_scripts()
         self.collect_exited()
 
     def _give_up(self, entry: Tracked) -> None:
@@ -316,17 +367,29 @@ class Executor:
                 process.signal_group(pid, signal.SIGKILL)
                 log("orphan_killed", job=job_id, pid=pid)
 
+    def _remove_unused_scripts(self) -> None:
+        """Script copies left by a daemon that died: no job of this node uses them."""
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.scripts):
+                path = os.path.join(self.scripts, name)
+                if not self.script_users.get(path):
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+
     def _requeue_never_ran(self, entry: Tracked) -> None:
         """The daemon died between recording RUNNING and "go": the job never ran."""
         with self.db.write() as tx:
             sql.requeue(tx, entry.job_id, expected=["RUNNING"], now=time.time(),
                         reason="launch interrupted")  # fmt: skip
+        self.launched.pop(entry.job_id, None)
         self._forget(entry)
         log("job_requeued", job=entry.job_id, why="launch interrupted")
 
 
 _STILL_RUNNING = object()
 MEM_CHECK_S = 0.5
+_LAUNCHED_KEPT = 4096
+_LAUNCHED_WINDOW_S = 5.0
 
 
 def _write_script(path: str, script: str, job: Job) -> None:

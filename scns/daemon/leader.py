@@ -67,7 +67,7 @@ class Leader:
         full = now >= self.full_pass_due
         if full:
             self.full_pass_due = now + FULL_PASS_EVERY_S
-        result = run_pass(self.db, self.config, now, full=full)
+        result = run_pass(self.db, self.config, now, full=full, local_node=self.node)
         # jobs left waiting need a full pass soon, to record why they wait
         self.reasons_stale = result.examined > len(result.started) and not full
         by_node: dict[str, list[int]] = defaultdict(list)

@@ -57,6 +57,7 @@ class Daemon:
         self._signal_r, self._signal_w = socket.socketpair()
         self.listener = None
         self.worker = None
+        self._messaged: list[int] = []  # job ids named by RQ start messages since last turn
 
     def _sender(self):
         if not self.settings.redis_url:
@@ -120,6 +121,11 @@ class Daemon:
         with contextlib.suppress(OSError):
             self._signal_w.send(b"x")
 
+    def on_start_message(self, job_ids: list[int]) -> None:
+        """The RQ worker thread got a start message: wake the loop (list.extend is atomic)."""
+        self._messaged.extend(job_ids)
+        self.poke()
+
     def _register_node(self, now: float) -> None:
         with self.db.write() as tx:
             sql.upsert_node(tx, name=self.node, hostname=socket.gethostname(),
@@ -144,7 +150,7 @@ class Daemon:
         from scns.dispatch.messages import set_wake_hook
         from scns.dispatch.rq_bridge import NodeWorker
 
-        set_wake_hook(self.node, self.poke)
+        set_wake_hook(self.node, self.on_start_message)
         self.worker = NodeWorker(self.settings.redis_url, self.node)
         self.worker.start()
 
@@ -168,6 +174,10 @@ class Daemon:
         elif key.data == "poke":
             with contextlib.suppress(BlockingIOError):
                 self._signal_r.recv(4096)
+            messaged, self._messaged = self._messaged, []
+            # A start message for jobs a NOTIFY already made us launch needs no new look.
+            if messaged and not self.stopping and self.executor.launched_lately(messaged):
+                return
         elif key.data == "notify":
             try:
                 payloads = self.listener.drain()
@@ -191,7 +201,8 @@ class Daemon:
         now = time.time()
         self.dirty = False
         try:
-            busy = self._turn(now)
+            with self.db.session():
+                busy = self._turn(now)
             self.retry_at = 0.0
         except Exception as exc:
             log("step_failed", error=repr(exc))

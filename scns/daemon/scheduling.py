@@ -40,7 +40,12 @@ class PassResult:
 
 
 def run_pass(
-    db: Database, config: PassConfig, now: float | None = None, *, full: bool = True
+    db: Database,
+    config: PassConfig,
+    now: float | None = None,
+    *,
+    full: bool = True,
+    local_node: str | None = None,
 ) -> PassResult:
     """Allocate what can start now; a full pass also records why the others wait.
 
@@ -49,6 +54,9 @@ def run_pass(
     free CPUs, like Slurm's quick scheduling loop. The periodic full pass examines up to
     ``max_jobs_examined`` jobs (EASY backfill over the whole window) and stores reasons and
     expected start times.
+
+    Every node that got work, other than ``local_node`` (the caller's, which starts its
+    share itself), is woken by a NOTIFY sent with the allocation's own commit.
     """
     began = time.perf_counter()
     now = time.time() if now is None else now
@@ -79,7 +87,7 @@ def run_pass(
         max_jobs_examined=window,
     )
     changes = _reason_changes(rows, decision) if full else []
-    won = _apply(db, rows, decision.starts, kill, changes, now)
+    won = _apply(db, rows, decision.starts, kill, changes, now, local_node)
     return PassResult(tuple(won), len(rows), tuple(kill), time.perf_counter() - began)
 
 
@@ -93,8 +101,8 @@ def _reason_changes(rows, decision) -> list[tuple[int, str | None, float | None]
     return changes
 
 
-def _apply(db: Database, rows, starts, kill, changes, now: float) -> list[Start]:
-    """One short transaction: guarded allocations, dependency cancels, reasons."""
+def _apply(db: Database, rows, starts, kill, changes, now: float, local_node) -> list[Start]:
+    """One short transaction: guarded allocations, dependency cancels, reasons, wake-ups."""
     mem = {r[0]: r[2] for r in rows}
     won: list[Start] = []
     if not (starts or kill or changes):
@@ -108,6 +116,8 @@ def _apply(db: Database, rows, starts, kill, changes, now: float) -> list[Start]
                        reason="DependencyNeverSatisfied")  # fmt: skip
         if changes:
             sql.set_reasons(tx, changes)
+        for node in sorted({s.node for s in won} - {local_node}):
+            sql.notify(tx, f"node:{node}")
     return won
 
 

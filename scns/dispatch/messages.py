@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-_wake_hooks: dict[str, Callable[[], None]] = {}
+_wake_hooks: dict[str, Callable[[list[int]], None]] = {}
 
 
 def queue_name(node: str) -> str:
     return f"scns-node-{node}"
 
 
-def set_wake_hook(node: str, hook: Callable[[], None]) -> None:
+def set_wake_hook(node: str, hook: Callable[[list[int]], None]) -> None:
     """The daemon of ``node`` in this process registers how its worker wakes its loop."""
     _wake_hooks[node] = hook
 
@@ -25,5 +25,5 @@ def start_allocated(node: str, job_ids: list[int]) -> int:
     """RQ job function run by the node's worker: wake the daemon loop, never block."""
     hook = _wake_hooks.get(node)
     if hook is not None:
-        hook()
+        hook(list(job_ids))
     return len(job_ids)

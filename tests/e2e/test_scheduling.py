@@ -122,6 +122,23 @@ def test_array_with_throttle_never_runs_more_than_two_tasks(cluster: Scns) -> No
             assert handle.read() == f"task={task} array={array_id}\n"
 
 
+def test_array_tasks_share_one_script_copy_removed_after_the_last(cluster: Scns) -> None:
+    """A node writes an array's script once, not once per task, and removes it at the end."""
+    gate = os.path.join(cluster.workdir, "gate")
+    array_id = cluster.submit("-a", "0-3", "-o", "task-%a.out", "--wrap",
+                              f'echo "$0"; {GATE.format(gate=gate)}')  # fmt: skip
+    scripts = os.path.join(cluster.home, "run", "scripts", "n1")
+    wait_until(lambda: len(cluster.queue("--state", "RUNNING")) == 2, 20, 0.05, "two tasks running")
+    assert os.listdir(scripts) == [str(array_id)]
+    open(gate, "w").close()
+    for task in range(4):
+        assert cluster.wait_state(f"{array_id}_{task}", "COMPLETED", "FAILED")["exit_code"] == 0
+    for task in range(4):
+        with open(os.path.join(cluster.workdir, f"task-{task}.out")) as handle:
+            assert handle.read() == os.path.join(scripts, str(array_id)) + "\n"
+    wait_until(lambda: os.listdir(scripts) == [], 10, 0.05, "the script copy to be removed")
+
+
 def test_cancel_array_task_or_whole_array(scns: Scns) -> None:
     array_id = scns.submit("-H", "-a", "0-7", "--wrap", "true")
     assert "cancelled" in scns.run("cancel", f"{array_id}_4").stdout
