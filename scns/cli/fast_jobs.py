@@ -62,20 +62,25 @@ def show_queue(all_jobs: bool, state: list[str], limit: int | None, as_json: boo
     from scns.cli import render
     from scns.cli.context import open_db
     from scns.domain.states import parse_state
-    from scns.service.jobs import list_jobs, queue_table
+    from scns.service.jobs import list_jobs, queue_lines, queue_table
 
+    now = time.time()
+    lines = None
     try:
         states = [parse_state(s).value for item in state for s in item.split(",") if s] or None
         db, _ = open_db()
         if as_json:
             jobs = list_jobs(db, all_jobs=all_jobs, states=states, limit=limit)
+        elif db.dialect == "sqlite":
+            lines = queue_lines(db, now, all_jobs=all_jobs, states=states, limit=limit)
         else:
             rows = queue_table(db, all_jobs=all_jobs, states=states, limit=limit)
     except ScnsError as exc:
         return _fail(exc, "queue")
-    now = time.time()
     if as_json:
         render.print_json([render.job_dict(j, now) for j in jobs])
+    elif lines is not None:
+        render.print_queue_lines(lines)
     else:
         render.print_queue(rows, now)
     return 0

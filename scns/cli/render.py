@@ -155,6 +155,14 @@ def print_queue(rows: Iterable[tuple], now: float) -> None:
         write("\n".join(out) + "\n")
 
 
+def print_queue_lines(lines: list[str]) -> None:
+    """The same table from lines the database formatted (statements.QUEUE_LINE_SQL)."""
+    write = sys.stdout.write
+    write(_QUEUE_LINE.format(*QUEUE_HEADER) + "\n")
+    for start in range(0, len(lines), 5000):
+        write("\n".join(lines[start : start + 5000]) + "\n")
+
+
 _QUEUE_LINE = "{:>14} {:<12} {:<10} {:<3} {:>11} {:>11} {:>5} {}"
 
 

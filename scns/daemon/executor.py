@@ -57,9 +57,11 @@ class Executor:
         self.mem_check_due = 0.0
         self.arrays: dict[int, dict[str, int]] = {}
         self.by_pidfd: dict[int, int] = {}
-        # script file -> how many tracked jobs use it: an array's tasks share one copy,
-        # written when the first of them starts here and removed after the last one ends
+        # script file -> how many tracked jobs use it. An array's tasks share one copy
+        # (the text is fixed at submit), written when the first of them starts here and
+        # kept SCRIPT_KEEP_S after the last user ends, for the array's next task.
         self.script_users: dict[str, int] = {}
+        self.script_idle: dict[str, float] = {}  # unused copies: since when
         # job id -> when this daemon launched it (or failed to), oldest first: a late start
         # message for one of them needs no database look
         self.launched: dict[int, float] = {}
@@ -73,8 +75,9 @@ class Executor:
             ids = [i for i in ids if i not in self.tracked]
             if not ids:
                 return []
-            jobs = sql.get_jobs(tx, ids)
-            payloads = sql.launch_payloads(tx, ids)
+            launchable = sql.jobs_to_launch(tx, ids)
+            jobs = [job for job, _payload in launchable]
+            payloads = {job.id: payload for job, payload in launchable}
             for array_id in {j.array_job_id for j in jobs} - {None} - self.arrays.keys():
                 self.arrays[array_id] = sql.array_stats(tx, array_id)  # fixed at submit
             arrays = self.arrays
@@ -89,10 +92,10 @@ class Executor:
         try:
             return self._commit_starts(spawned, failed)
         finally:
-            for path in written:  # for jobs that did not start after all
-                if not self.script_users.get(path):
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
+            now = time.time()
+            for path in written:  # also for jobs that did not start after all
+                if not self.script_users.setdefault(path, 0):
+                    self.script_idle[path] = now
 
     def launched_lately(self, job_ids: list[int]) -> bool:
         """Whether this daemon launched every one of these jobs in the last few seconds.
@@ -117,7 +120,7 @@ class Executor:
         script, argv_json, env_json = payload
         script_path = self._script_path(job)
         status_path = os.path.join(self.statuses, str(job.id))
-        if script_path not in written and not self.script_users.get(script_path):
+        if script_path not in written and script_path not in self.script_users:
             _write_script(script_path, script, job)
             written.add(script_path)
         for stale in (status_path, status_path + ".tmp"):
@@ -145,6 +148,7 @@ class Executor:
     def _use_script(self, entry: Tracked, path: str) -> None:
         entry.script = path
         self.script_users[path] = self.script_users.get(path, 0) + 1
+        self.script_idle.pop(path, None)
 
     def _commit_starts(self, spawned, failed) -> list[Tracked]:
         """Record RUNNING (guarded) for every spawned wrapper, then let the winners go."""
@@ -264,11 +268,10 @@ class Executor:
             os.close(entry.pidfd)
         paths = [os.path.join(self.statuses, str(entry.job_id))]
         if entry.script is not None:
-            left = self.script_users.pop(entry.script, 1) - 1
-            if left > 0:
-                self.script_users[entry.script] = left
-            else:
-                paths.append(entry.script)
+            left = self.script_users.get(entry.script, 1) - 1
+            self.script_users[entry.script] = left
+            if left <= 0:
+                self.script_idle[entry.script] = time.time()
             entry.script = None
         for path in paths:
             with contextlib.suppress(OSError):
@@ -367,14 +370,26 @@ class Executor:
                 process.signal_group(pid, signal.SIGKILL)
                 log("orphan_killed", job=job_id, pid=pid)
 
+    def expire_scripts(self, now: float) -> None:
+        """Remove script copies no job has used for SCRIPT_KEEP_S."""
+        for path, since in list(self.script_idle.items()):
+            if now - since >= SCRIPT_KEEP_S:
+                self._drop_script(path)
+
+    def _drop_script(self, path: str) -> None:
+        self.script_idle.pop(path, None)
+        self.script_users.pop(path, None)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
     def _remove_unused_scripts(self) -> None:
-        """Script copies left by a daemon that died: no job of this node uses them."""
+        """Script copies nobody running uses (a daemon that died may have left them, maybe
+        half written): gone, so they are written afresh when next needed."""
         with contextlib.suppress(OSError):
             for name in os.listdir(self.scripts):
                 path = os.path.join(self.scripts, name)
                 if not self.script_users.get(path):
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
+                    self._drop_script(path)
 
     def _requeue_never_ran(self, entry: Tracked) -> None:
         """The daemon died between recording RUNNING and "go": the job never ran."""
@@ -389,6 +404,7 @@ class Executor:
 _STILL_RUNNING = object()
 MEM_CHECK_S = 0.5
 _LAUNCHED_KEPT = 4096
+SCRIPT_KEEP_S = 2.0
 _LAUNCHED_WINDOW_S = 5.0
 
 

@@ -221,6 +221,7 @@ class Daemon:
             self.external = False
             self.look_around_due = now + LOOK_AROUND_EVERY_S
             self.executor.apply_cancels(now)
+            self.executor.expire_scripts(now)
         self.executor.enforce(now)
         self.executor.watch_memory(now)
         mine: list[int] = []

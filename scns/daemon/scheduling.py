@@ -62,8 +62,8 @@ def run_pass(
     now = time.time() if now is None else now
     with db.read() as tx:
         node_rows = sql.list_nodes(tx)
-        busy = sql.busy_cores(tx)
-        nodes = _nodes(node_rows, busy, sql.node_allocated(tx), now, config.heartbeat_timeout_s)
+        allocations = sql.live_allocations(tx)
+        nodes = _nodes(node_rows, allocations, now, config.heartbeat_timeout_s)
         free = sum(len(n.cpu_ids) - len(n.busy_cpu_ids) for n in nodes if n.is_up)
         if not full and free <= 0:
             return PassResult((), 0, (), time.perf_counter() - began)
@@ -73,11 +73,10 @@ def run_pass(
         rows, blocked, kill = _read_pending(tx, window, now)
         if not rows:
             return PassResult((), 0, (), time.perf_counter() - began)
-        running_rows = sql.running_jobs(tx)
     snapshot = Snapshot(
         now=now,
         nodes=nodes,
-        running=_running(running_rows, config.default_time_limit_s, now),
+        running=_running(allocations, config.default_time_limit_s, now),
         pending=_pending(rows, blocked),
     )
     decision = plan(
@@ -141,7 +140,12 @@ def _read_pending(tx, limit: int, now: float) -> tuple[list[tuple], dict[int, st
     return rows, blocked, kill
 
 
-def _nodes(node_rows, busy, allocated, now, timeout_s) -> tuple[NodeView, ...]:
+def _nodes(node_rows, allocations, now, timeout_s) -> tuple[NodeView, ...]:
+    busy: dict[str, set[int]] = {}
+    busy_mem: dict[str, int] = {}
+    for _id, node, cpu_ids, mem_mb, *_rest in allocations:
+        busy.setdefault(node, set()).update(int(c) for c in cpu_ids.split(",") if c)
+        busy_mem[node] = busy_mem.get(node, 0) + (mem_mb or 0)
     views = []
     for row in node_rows:
         fresh = row["heartbeat_time"] is not None and now - row["heartbeat_time"] < timeout_s
@@ -151,18 +155,22 @@ def _nodes(node_rows, busy, allocated, now, timeout_s) -> tuple[NodeView, ...]:
                 cpu_ids=tuple(int(c) for c in row["cpu_ids"].split(",") if c),
                 busy_cpu_ids=frozenset(busy.get(row["name"], ())),
                 mem_mb=row["mem_mb"] or 0,
-                busy_mem_mb=allocated.get(row["name"], (0, 0))[1],
+                busy_mem_mb=busy_mem.get(row["name"], 0),
                 is_up=row["state"] == "UP" and fresh,
             )
         )
     return tuple(views)
 
 
-def _running(rows, default_limit_s: int, now: float) -> tuple[RunningJob, ...]:
+def _running(allocations, default_limit_s: int, now: float) -> tuple[RunningJob, ...]:
+    """The allocated jobs, with when each must end at the latest (for backfill)."""
     out = []
-    for job_id, node, cpus, mem_mb, started, limit_s, array_id in rows:
+    for job_id, node, cpu_ids, mem_mb, state, started, limit_s, array_id in allocations:
+        if state not in ("CONFIGURING", "RUNNING"):
+            continue  # a leaked allocation holds its cores (cleanup frees it), not a job slot
+        cpus = len([c for c in cpu_ids.split(",") if c])
         end = (started or now) + (limit_s or default_limit_s)
-        out.append(RunningJob(job_id, node, cpus, mem_mb, max(end, now), array_id))
+        out.append(RunningJob(job_id, node, cpus, mem_mb or 0, max(end, now), array_id))
     return tuple(out)
 
 

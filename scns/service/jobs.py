@@ -52,6 +52,16 @@ def list_jobs(db: Database, *, all_jobs: bool = False, states: list[str] | None 
         return sql.list_jobs(tx, states=states, include_finished=all_jobs, limit=limit)
 
 
+def queue_lines(
+    db: Database, now: float, *, all_jobs: bool = False, states: list[str] | None = None,
+    limit: int | None = None,
+) -> list[str]:  # fmt: skip
+    """The ``queue`` table's lines, formatted inside SQLite (the embedded fast path)."""
+    with db.read() as tx:
+        rows = sql.queue_lines(tx, now, states=states, include_finished=all_jobs, limit=limit)
+    return [r[0] for r in rows]
+
+
 def queue_table(db: Database, *, all_jobs: bool = False, states: list[str] | None = None,
                 limit: int | None = None) -> list[tuple]:  # fmt: skip
     """Narrow rows for the ``queue`` table (see statements.queue_table)."""

@@ -9,6 +9,14 @@ from scns.db.engine import Database
 from scns.domain.states import JobState
 
 
+def claimed(tx) -> dict[str, set[int]]:
+    """The core claims table: the uniqueness guard itself, read directly."""
+    found: dict[str, set[int]] = {}
+    for node, cpu in tx.rows("SELECT node, cpu_id FROM core_claims"):
+        found.setdefault(node, set()).add(cpu)
+    return found
+
+
 def add_jobs(db: Database, count: int = 1, **overrides) -> list[int]:
     with db.write() as tx:
         ids = sql.reserve_job_ids(tx, count)
@@ -53,8 +61,11 @@ def test_allocate_is_guarded_and_claims_cores(db: Database) -> None:
     with db.write() as tx:
         assert not sql.allocate(tx, job_id, "n1", [2], 0, 1002.0)  # no longer PENDING
     with db.read() as tx:
-        assert sql.busy_cores(tx) == {"n1": {0, 1}}
+        assert claimed(tx) == {"n1": {0, 1}}
         assert sql.node_allocated(tx) == {"n1": (2, 0)}
+        assert [r[:5] for r in sql.live_allocations(tx)] == [
+            (job_id, "n1", "0,1", 0, "CONFIGURING")
+        ]
         assert sql.get_job(tx, job_id).state is JobState.CONFIGURING
 
 
@@ -100,7 +111,8 @@ def test_finish_releases_everything_once(db: Database) -> None:
     with db.read() as tx:
         job = sql.get_job(tx, job_id)
         assert (job.state, job.exit_code, job.end_time) == (JobState.COMPLETED, 0, 1003.0)
-        assert sql.busy_cores(tx) == {} and sql.node_allocated(tx) == {}
+        assert claimed(tx) == {} and sql.node_allocated(tx) == {}
+        assert sql.live_allocations(tx) == []
         kinds = [k for _t, k, _d in sql.job_events(tx, job_id)]
     assert kinds == ["started", "completed"]
 
@@ -114,7 +126,7 @@ def test_requeue_returns_a_job_to_pending_and_frees_it(db: Database) -> None:
     with db.read() as tx:
         job = sql.get_job(tx, job_id)
         assert job.state is JobState.PENDING and job.node is None and job.restarts == 1
-        assert sql.busy_cores(tx) == {}
+        assert claimed(tx) == {}
 
 
 def test_pending_order_priority_nice_submit_time(db: Database) -> None:
@@ -186,8 +198,8 @@ def test_array_rows_share_the_first_tasks_script(db: Database) -> None:
     add_jobs(db, 2, array_job_id=first, array_task_id=1, script="", environment="{}")
     with db.read() as tx:
         tasks = sql.get_array_jobs(tx, first)
-        payload = sql.launch_payloads(tx, [tasks[-1].id])[tasks[-1].id]
+        ((job, payload),) = sql.jobs_to_launch(tx, [tasks[-1].id])
         stats = sql.array_stats(tx, first)
-    assert len(tasks) == 3
+    assert len(tasks) == 3 and job.id == tasks[-1].id
     assert payload[0].startswith("#!/bin/sh") and payload[1] == '["x"]'
     assert stats["count"] == 3

@@ -123,7 +123,7 @@ def test_array_with_throttle_never_runs_more_than_two_tasks(cluster: Scns) -> No
 
 
 def test_array_tasks_share_one_script_copy_removed_after_the_last(cluster: Scns) -> None:
-    """A node writes an array's script once, not once per task, and removes it at the end."""
+    """A node writes an array's script once, not once per task, and removes it when unused."""
     gate = os.path.join(cluster.workdir, "gate")
     array_id = cluster.submit("-a", "0-3", "-o", "task-%a.out", "--wrap",
                               f'echo "$0"; {GATE.format(gate=gate)}')  # fmt: skip
@@ -136,7 +136,7 @@ def test_array_tasks_share_one_script_copy_removed_after_the_last(cluster: Scns)
     for task in range(4):
         with open(os.path.join(cluster.workdir, f"task-{task}.out")) as handle:
             assert handle.read() == os.path.join(scripts, str(array_id)) + "\n"
-    wait_until(lambda: os.listdir(scripts) == [], 10, 0.05, "the script copy to be removed")
+    wait_until(lambda: os.listdir(scripts) == [], 30, 0.05, "the script copy to be removed")
 
 
 def test_cancel_array_task_or_whole_array(scns: Scns) -> None:

@@ -99,3 +99,18 @@ def test_pattern_scanner_matches_the_regex(pattern: str) -> None:
     got = expand_path_pattern(pattern, job_id=42, name="nm", user="me", array_job_id=40,
                               array_task_id=2)  # fmt: skip
     assert got == _regex_expand(pattern, job_id=42, array_id=40, task=2, name="nm", user="me")
+
+
+@given(st.lists(st.sampled_from([*":ab_1 ,()'é$", "::int"]), max_size=30).map("".join))
+def test_libpq_placeholders_match_the_regex(sql: str) -> None:
+    import re
+
+    from scns.db.libpq import _number_placeholders
+
+    order: dict[str, int] = {}
+
+    def number(match: re.Match) -> str:
+        return f"${order.setdefault(match.group(1), len(order) + 1)}"
+
+    expected = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", number, sql)
+    assert _number_placeholders(sql) == (expected.encode(), list(order))

@@ -8,7 +8,7 @@ from scns.db.engine import Tx, in_clause
 from scns.db.statements.common import COLS as _COLS
 from scns.db.statements.common import LIVE as _LIVE
 from scns.db.statements.common import job_from_row as _job
-from scns.domain.job import Job
+from scns.domain.job import JOB_COLUMNS, Job
 
 
 def reserve_job_ids(tx: Tx, count: int) -> list[int]:
@@ -70,17 +70,20 @@ def get_array_jobs(tx: Tx, array_job_id: int) -> list[Job]:
     return [_job(r) for r in rows]
 
 
-def launch_payloads(tx: Tx, job_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
-    """{id: (script, argv json, environment json)}; array tasks share their array's copy."""
+def jobs_to_launch(tx: Tx, job_ids: Sequence[int]) -> list[tuple[Job, tuple[str, str, str]]]:
+    """Each job with its (script, argv json, environment json), in one query, by id."""
     marks, params = in_clause("i", job_ids)
+    cols = ", ".join(f"j.{c}" for c in JOB_COLUMNS)
     rows = tx.rows(
-        "SELECT j.id, CASE WHEN j.script = '' THEN m.script ELSE j.script END,"
+        f"SELECT {cols}, CASE WHEN j.script = '' THEN m.script ELSE j.script END,"
         " CASE WHEN j.script = '' THEN m.argv ELSE j.argv END,"
         " CASE WHEN j.script = '' THEN m.environment ELSE j.environment END"
-        f" FROM jobs j LEFT JOIN jobs m ON m.id = j.array_job_id WHERE j.id IN ({marks})",
+        f" FROM jobs j LEFT JOIN jobs m ON m.id = j.array_job_id WHERE j.id IN ({marks})"
+        " ORDER BY j.id",
         params,
     )
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+    n = len(JOB_COLUMNS)
+    return [(_job(r[:n]), (r[n], r[n + 1], r[n + 2])) for r in rows]
 
 
 def list_jobs(
@@ -221,6 +224,55 @@ QUEUE_COLUMNS = (
     "id, array_job_id, array_task_id, name, user_name, state, reason, node, start_time,"
     " end_time, time_limit_s, cpus"
 )
+
+
+def _duration_sql(seconds: str) -> str:
+    """SQLite text for timespec.format_duration of an integer expression (NULL: UNLIMITED)."""
+    d = seconds
+    return (
+        f"CASE WHEN {d} IS NULL THEN 'UNLIMITED'"
+        f" WHEN {d} >= 86400 THEN printf('%d-%02d:%02d:%02d', {d} / 86400, {d} % 86400 / 3600,"
+        f" {d} % 3600 / 60, {d} % 60)"
+        f" WHEN {d} >= 3600 THEN printf('%d:%02d:%02d', {d} / 3600, {d} % 3600 / 60, {d} % 60)"
+        f" ELSE printf('%d:%02d', {d} / 60, {d} % 60) END"
+    )
+
+
+# render.print_queue's line, built by SQLite itself: with 100,000 pending jobs, fetching one
+# ready string per row instead of twelve values, and formatting in C, halves `scns queue`.
+# ("!" makes widths and precisions count characters, as Python's format does.)
+QUEUE_LINE_SQL = (
+    "printf('%14s %!-12.12s %!-10.10s %-3s %11s %11s %5d %s',"
+    " CASE WHEN array_job_id IS NULL THEN id ELSE array_job_id || '_' || array_task_id END,"
+    " name, user_name,"
+    " CASE state WHEN 'PENDING' THEN 'PD' WHEN 'CONFIGURING' THEN 'CF' WHEN 'RUNNING' THEN 'R'"
+    " WHEN 'COMPLETED' THEN 'CD' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'CA'"
+    " WHEN 'TIMEOUT' THEN 'TO' WHEN 'NODE_FAIL' THEN 'NF' WHEN 'OUT_OF_MEMORY' THEN 'OOM'"
+    " ELSE state END, "
+    + _duration_sql(
+        "(CASE WHEN state = 'PENDING' OR start_time IS NULL THEN 0"
+        " ELSE MAX(0, CAST(COALESCE(end_time, :now) - start_time AS INTEGER)) END)"
+    )
+    + ", "
+    + _duration_sql("time_limit_s")
+    + ", cpus,"
+    " CASE WHEN state = 'PENDING' THEN '(' || COALESCE(reason, 'None') || ')'"
+    " ELSE COALESCE(node, '') END)"
+)
+
+
+def queue_lines(
+    tx: Tx, now: float, *, states: Sequence[str] | None = None, include_finished: bool = False,
+    limit: int | None = None,
+) -> list[tuple[str]]:  # fmt: skip
+    """The ``queue`` table's lines, formatted by SQLite (see QUEUE_LINE_SQL)."""
+    where, params = _listing_filter(states, include_finished)
+    params["now"] = now
+    sql = f"SELECT {QUEUE_LINE_SQL} FROM jobs WHERE {where} ORDER BY id"
+    if limit:
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    return tx.rows(sql, params)
 
 
 def queue_table(

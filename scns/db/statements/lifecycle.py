@@ -12,14 +12,6 @@ from scns.db.statements.common import COLS as _COLS
 from scns.db.statements.common import job_from_row as _job
 from scns.domain.job import Job
 
-
-def busy_cores(tx: Tx) -> dict[str, set[int]]:
-    found: dict[str, set[int]] = {}
-    for node, cpu in tx.rows("SELECT node, cpu_id FROM core_claims"):
-        found.setdefault(node, set()).add(cpu)
-    return found
-
-
 _PENDING_COLUMNS = (
     "id, cpus, mem_mb, priority - nice, submit_time, time_limit_s, begin_time, dependency,"
     " array_job_id, array_max_running, name, user_name, kill_on_invalid_dep, reason,"
@@ -46,35 +38,57 @@ def pending_jobs_page(tx: Tx, limit: int, offset: int) -> list[tuple]:
     )
 
 
-def running_jobs(tx: Tx) -> list[tuple]:
-    """Allocated jobs: (id, node, cpus, mem_mb, start or submit time, time limit, array id)."""
+def live_allocations(tx: Tx) -> list[tuple]:
+    """Every unreleased allocation with its job, in one query for the scheduling pass:
+    (job id, node, cpu ids text, mem_mb, job state, start or submit time, time limit,
+    array id). Busy cores, allocated memory and the running jobs all come from these rows."""
     return tx.rows(
-        "SELECT id, node, cpus, mem_mb, COALESCE(start_time, submit_time), time_limit_s,"
-        " array_job_id FROM jobs WHERE state IN ('CONFIGURING', 'RUNNING')"
+        "SELECT a.job_id, a.node, a.cpu_ids, a.mem_mb, j.state,"
+        " COALESCE(j.start_time, j.submit_time), j.time_limit_s, j.array_job_id"
+        " FROM allocations a JOIN jobs j ON j.id = a.job_id WHERE a.released_time IS NULL"
     )
 
 
 def allocate(tx: Tx, job_id: int, node: str, cpu_ids: Sequence[int], mem_mb: int, now: float):
     """PENDING -> CONFIGURING with its cores claimed; False when the job was no longer pending."""
     cpus = ",".join(map(str, cpu_ids))
+    params = {"id": job_id, "node": node, "cpus": cpus, "mem": mem_mb, "now": now}
+    if tx.dialect == "postgresql":  # one round trip: the three writes in one statement
+        return tx.rows(_ALLOCATE_PG, params)[0][0] == 1
     won = tx.run(
         "UPDATE jobs SET state = 'CONFIGURING', node = :node, cpu_ids = :cpus, reason = NULL,"
         " expected_start_time = NULL"
         " WHERE id = :id AND state = 'PENDING'",
-        {"id": job_id, "node": node, "cpus": cpus},
+        params,
     )
     if won != 1:
         return False
     tx.run(
         "INSERT INTO allocations (job_id, node, cpu_ids, mem_mb, created_time)"
         " VALUES (:id, :node, :cpus, :mem, :now)",
-        {"id": job_id, "node": node, "cpus": cpus, "mem": mem_mb, "now": now},
+        params,
     )
     tx.many(
         "INSERT INTO core_claims (node, cpu_id, job_id) VALUES (:node, :cpu, :id)",
         [{"node": node, "cpu": c, "id": job_id} for c in cpu_ids],
     )
     return True
+
+
+# PostgreSQL runs a lifecycle step as one statement (data-modifying CTEs; SQLite has none):
+# every statement is a round trip, and a job's life is several steps. Parameters that only
+# appear in a SELECT list are cast, since the CLI's libpq path sends them untyped.
+_ALLOCATE_PG = (
+    "WITH j AS (UPDATE jobs SET state = 'CONFIGURING', node = :node, cpu_ids = :cpus,"
+    " reason = NULL, expected_start_time = NULL WHERE id = :id AND state = 'PENDING'"
+    " RETURNING id, node, cpu_ids),"
+    " a AS (INSERT INTO allocations (job_id, node, cpu_ids, mem_mb, created_time)"
+    " SELECT id, node, cpu_ids, CAST(:mem AS INTEGER), CAST(:now AS DOUBLE PRECISION) FROM j),"
+    " c AS (INSERT INTO core_claims (node, cpu_id, job_id)"
+    " SELECT j.node, CAST(cpu AS INTEGER), j.id FROM j, unnest(string_to_array(j.cpu_ids, ','))"
+    " AS cpu)"
+    " SELECT count(*) FROM j"
+)
 
 
 def set_reasons(tx: Tx, changes: Sequence[tuple[int, str | None, float | None]]) -> None:
@@ -96,14 +110,27 @@ def configuring_on_node(tx: Tx, node: str) -> list[int]:
 
 def mark_running(tx: Tx, job_id: int, pid: int, ticks: int | None, now: float) -> bool:
     """CONFIGURING -> RUNNING, unless a cancel got there first."""
+    params = {"id": job_id, "pid": pid, "ticks": ticks, "now": now}
+    if tx.dialect == "postgresql":
+        return tx.rows(_MARK_RUNNING_PG, params)[0][0] == 1
     won = tx.run(
         "UPDATE jobs SET state = 'RUNNING', pid = :pid, pid_start_ticks = :ticks,"
         " start_time = :now WHERE id = :id AND state = 'CONFIGURING' AND cancel_requested = 0",
-        {"id": job_id, "pid": pid, "ticks": ticks, "now": now},
+        params,
     )
     if won == 1:
         add_event(tx, job_id, now, "started", None)
     return won == 1
+
+
+_MARK_RUNNING_PG = (
+    "WITH j AS (UPDATE jobs SET state = 'RUNNING', pid = :pid, pid_start_ticks = :ticks,"
+    " start_time = :now WHERE id = :id AND state = 'CONFIGURING' AND cancel_requested = 0"
+    " RETURNING id, start_time),"
+    " e AS (INSERT INTO events (job_id, time, kind, detail)"
+    " SELECT id, start_time, 'started', NULL FROM j)"
+    " SELECT count(*) FROM j"
+)
 
 
 def finish(
@@ -119,7 +146,10 @@ def finish(
 ) -> bool:
     """Move a job to a terminal state and free what it held, if it is still in ``expected``."""
     marks, params = in_clause("e", expected)
-    params.update(id=job_id, state=state, now=now, code=exit_code, sig=signal, reason=reason)
+    params.update(id=job_id, state=state, now=now, code=exit_code, sig=signal, reason=reason,
+                  kind=state.lower())  # fmt: skip
+    if tx.dialect == "postgresql":
+        return tx.rows(_FINISH_PG.format(marks=marks), params)[0][0] == 1
     won = tx.run(
         "UPDATE jobs SET state = :state, end_time = :now, exit_code = :code, signal = :sig,"
         f" reason = :reason WHERE id = :id AND state IN ({marks})",
@@ -129,6 +159,19 @@ def finish(
         release(tx, job_id, now)
         add_event(tx, job_id, now, state.lower(), reason)
     return won == 1
+
+
+_FINISH_PG = (
+    "WITH j AS (UPDATE jobs SET state = :state, end_time = :now, exit_code = :code,"
+    " signal = :sig, reason = :reason WHERE id = :id AND state IN ({marks})"
+    " RETURNING id, end_time, reason),"
+    " a AS (UPDATE allocations SET released_time = j.end_time FROM j"
+    " WHERE allocations.job_id = j.id AND allocations.released_time IS NULL),"
+    " c AS (DELETE FROM core_claims USING j WHERE core_claims.job_id = j.id),"
+    " e AS (INSERT INTO events (job_id, time, kind, detail)"
+    " SELECT id, end_time, CAST(:kind AS TEXT), reason FROM j)"
+    " SELECT count(*) FROM j"
+)
 
 
 def requeue(tx: Tx, job_id: int, *, expected: Sequence[str], now: float, reason: str) -> bool:
