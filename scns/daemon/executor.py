@@ -70,7 +70,7 @@ class Executor:
 
     def launch_allocated(self, only: list[int] | None = None) -> list[Tracked]:
         """Start the jobs allocated to this node that are not running yet (or just ``only``)."""
-        with self.db.read() as tx:
+        with self.db.reads() as tx:
             ids = only if only is not None else sql.configuring_on_node(tx, self.node)
             ids = [i for i in ids if i not in self.tracked]
             if not ids:
@@ -180,7 +180,9 @@ class Executor:
         return started
 
     def _record_starts(self, spawned, failed, winners, now: float) -> None:
-        with self.db.write() as tx:
+        # one job (the usual case): its one guarded statement needs no transaction around it
+        single = len(spawned) == 1 and not failed
+        with self.db.autocommit() if single else self.db.write() as tx:
             for job, proc in spawned:
                 if sql.mark_running(tx, job.id, proc.pid, proc.start_ticks, now):
                     winners.append((job, proc))
@@ -246,13 +248,13 @@ class Executor:
 
     def _finalise(self, done: list[tuple[Tracked, ExitStatus | None]]) -> None:
         now = time.time()
-        with self.db.write() as tx:
+        with self.db.autocommit() if len(done) == 1 else self.db.write() as tx:
             for entry, status in done:
                 state, code, sig, reason = outcome(status, Ending(entry.ending))
                 won = sql.finish(tx, entry.job_id, expected=["RUNNING"], state=state, now=now,
-                                 exit_code=code, signal=sig, reason=reason)  # fmt: skip
+                                 exit_code=code, signal=sig, reason=reason,
+                                 wake=f"sched@{self.node}")  # fmt: skip
                 entry.extra["final"] = (state, code, sig, won)
-            sql.notify(tx)
         for entry, _status in done:
             self._forget(entry)
             state, code, sig, won = entry.extra["final"]

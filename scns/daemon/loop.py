@@ -186,16 +186,31 @@ class Daemon:
                 self.selector.unregister(self.listener.fd)
                 self.listener.close()
             else:
-                # "sched" (a submit, a job end) matters to the leader only; the others look
-                # around for cancels and for work allocated to them
-                mine = ("cancel", f"node:{self.node}")
-                if any(p in mine or not (p == "sched" or p.startswith("node:")) for p in payloads):
+                wanted = self._relevant(payloads)
+                if wanted == "look":
                     self.external = True
-                if not self.leader.is_leader and not self.external:
+                elif wanted is None:
                     return
         self.dirty = True
         if key.data not in ("pidfd", "notify"):
             self.external = True
+
+    def _relevant(self, payloads: list[str]) -> str | None:
+        """What a batch of NOTIFY payloads asks of this daemon: "look" around (a cancel, or
+        work allocated here), "schedule" (the leader, after a submit or a job end
+        elsewhere), or None. A daemon ignores what it sent itself ("node:X" for others,
+        "sched@<its node>" after its own jobs ended: it schedules in the same turn)."""
+        wanted = None
+        for p in payloads:
+            if p.startswith("node:"):
+                if p == f"node:{self.node}":
+                    return "look"
+            elif p == "sched" or p.startswith("sched@"):
+                if self.leader.is_leader and p != f"sched@{self.node}":
+                    wanted = "schedule"
+            else:  # "cancel", and anything a newer version may send
+                return "look"
+        return wanted
 
     def _step(self) -> None:
         now = time.time()

@@ -60,7 +60,9 @@ def run_pass(
     """
     began = time.perf_counter()
     now = time.time() if now is None else now
-    with db.read() as tx:
+    # The reads need no common snapshot: every write below is guarded, and a decision made
+    # on a moment-old view is corrected by the next pass.
+    with db.reads() as tx:
         node_rows = sql.list_nodes(tx)
         allocations = sql.live_allocations(tx)
         nodes = _nodes(node_rows, allocations, now, config.heartbeat_timeout_s)
@@ -73,20 +75,23 @@ def run_pass(
         rows, blocked, kill = _read_pending(tx, window, now)
         if not rows:
             return PassResult((), 0, (), time.perf_counter() - began)
-    snapshot = Snapshot(
-        now=now,
-        nodes=nodes,
-        running=_running(allocations, config.default_time_limit_s, now),
-        pending=_pending(rows, blocked),
-    )
-    decision = plan(
-        snapshot,
-        config.policy,
-        default_time_limit_s=config.default_time_limit_s,
-        max_jobs_examined=window,
-    )
-    changes = _reason_changes(rows, decision) if full else []
-    won = _apply(db, rows, decision.starts, kill, changes, now, local_node)
+        decision = plan(
+            Snapshot(
+                now=now,
+                nodes=nodes,
+                running=_running(allocations, config.default_time_limit_s, now),
+                pending=_pending(rows, blocked),
+            ),
+            config.policy,
+            default_time_limit_s=config.default_time_limit_s,
+            max_jobs_examined=window,
+        )
+        changes = _reason_changes(rows, decision) if full else []
+    won = []
+    writes = len(decision.starts) + len(kill) + len(changes)
+    if writes:  # one guarded statement stands alone; several share one commit
+        with db.autocommit() if writes == 1 else db.write() as tx:
+            won = _apply(tx, rows, decision.starts, kill, changes, now, local_node)
     return PassResult(tuple(won), len(rows), tuple(kill), time.perf_counter() - began)
 
 
@@ -100,23 +105,20 @@ def _reason_changes(rows, decision) -> list[tuple[int, str | None, float | None]
     return changes
 
 
-def _apply(db: Database, rows, starts, kill, changes, now: float, local_node) -> list[Start]:
-    """One short transaction: guarded allocations, dependency cancels, reasons, wake-ups."""
+def _apply(tx, rows, starts, kill, changes, now: float, local_node) -> list[Start]:
+    """Guarded allocations, dependency cancels, reasons, and wake-ups for the other nodes."""
     mem = {r[0]: r[2] for r in rows}
     won: list[Start] = []
-    if not (starts or kill or changes):
-        return won
-    with db.write() as tx:
-        for start in starts:
-            if sql.allocate(tx, start.job_id, start.node, start.cpu_ids, mem[start.job_id], now):
-                won.append(start)
-        for job_id in kill:
-            sql.finish(tx, job_id, expected=["PENDING"], state="CANCELLED", now=now,
-                       reason="DependencyNeverSatisfied")  # fmt: skip
-        if changes:
-            sql.set_reasons(tx, changes)
-        for node in sorted({s.node for s in won} - {local_node}):
-            sql.notify(tx, f"node:{node}")
+    for start in starts:
+        wake = None if start.node == local_node else f"node:{start.node}"
+        if sql.allocate(tx, start.job_id, start.node, start.cpu_ids, mem[start.job_id], now,
+                        wake=wake):  # fmt: skip
+            won.append(start)
+    for job_id in kill:
+        sql.finish(tx, job_id, expected=["PENDING"], state="CANCELLED", now=now,
+                   reason="DependencyNeverSatisfied")  # fmt: skip
+    if changes:
+        sql.set_reasons(tx, changes)
     return won
 
 

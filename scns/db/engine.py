@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 try:  # the C module alone: the sqlite3 package adds datetime adapters scns never uses (~2 ms)
     import _sqlite3 as sqlite3
@@ -110,6 +110,21 @@ class Database:
     def read(self) -> Iterator[Tx]:
         raise NotImplementedError
         yield  # pragma: no cover
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Tx]:
+        """For statements that each stand alone (one guarded write, or reads that need no
+        common snapshot): where the backend allows, each commits by itself, without BEGIN
+        and COMMIT around them (two round trips on PostgreSQL). Elsewhere: write()."""
+        with self.write() as tx:
+            yield tx
+
+    @contextmanager
+    def reads(self) -> Iterator[Tx]:
+        """Reads that need no common snapshot: read() here; on PostgreSQL (where READ
+        COMMITTED gives each statement its own snapshot anyway) autocommit()."""
+        with self.read() as tx:
+            yield tx
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -221,22 +236,63 @@ class SqlAlchemyDatabase(Database):
             options.update(pool or {})
         self.engine = create_engine(url, **options)
         self.dialect = self.engine.dialect.name
-        self._held = None  # the connection of the current session(), if any
+        self._held = None  # a pool connection kept across sessions, for HOLD_S at most
+        self._auto = None  # its autocommit twin, for autocommit()
+        self._held_since = 0.0
+        self._in_session = False
+
+    HOLD_S = 1.0
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        if self._held is not None:
+        """Keep one pooled connection across the daemon's turns, returning it to the pool
+        (and so pinging, and recycling, through the pool's own settings) once a second and
+        after any error: a turn then costs no pre-ping round trip."""
+        if self._in_session:
             yield
             return
         from sqlalchemy.exc import OperationalError
 
+        if self._held is not None and time.monotonic() - self._held_since > self.HOLD_S:
+            self._release_held()
         try:
-            with self.engine.connect() as conn:
-                self._held = conn
-                try:
-                    yield
-                finally:
-                    self._held = None
+            if self._held is None:
+                self._held = self.engine.connect()
+                self._held_since = time.monotonic()
+        except OperationalError as exc:
+            raise DatabaseError(f"database unavailable: {_first_line(exc)}") from exc
+        self._in_session = True
+        try:
+            yield
+        except BaseException:
+            self._release_held()
+            raise
+        finally:
+            self._in_session = False
+
+    def _release_held(self) -> None:
+        held, auto, self._held, self._auto = self._held, self._auto, None, None
+        for conn in (held, auto):
+            if conn is not None:
+                with suppress(Exception):  # a broken connection: the pool discards it
+                    conn.close()
+
+    def reads(self):
+        return self.autocommit()
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Tx]:
+        if not self._in_session:
+            with self.write() as tx:
+                yield tx
+            return
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            if self._auto is None:
+                self._auto = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            with self._auto.begin():  # no BEGIN or COMMIT reaches the server
+                yield _SqlAlchemyTx(self._auto, self._text, self.dialect)
         except OperationalError as exc:
             raise DatabaseError(f"database unavailable: {_first_line(exc)}") from exc
 
@@ -257,6 +313,7 @@ class SqlAlchemyDatabase(Database):
     read = write
 
     def close(self) -> None:
+        self._release_held()
         self.engine.dispose()
 
 

@@ -49,12 +49,22 @@ def live_allocations(tx: Tx) -> list[tuple]:
     )
 
 
-def allocate(tx: Tx, job_id: int, node: str, cpu_ids: Sequence[int], mem_mb: int, now: float):
-    """PENDING -> CONFIGURING with its cores claimed; False when the job was no longer pending."""
+def allocate(
+    tx: Tx, job_id: int, node: str, cpu_ids: Sequence[int], mem_mb: int, now: float,
+    *, wake: str | None = None,
+) -> bool:  # fmt: skip
+    """PENDING -> CONFIGURING with its cores claimed; False when the job was no longer pending.
+
+    ``wake``: a NOTIFY payload sent with the commit (PostgreSQL; on SQLite every daemon
+    shares the machine and is woken through its socket).
+    """
     cpus = ",".join(map(str, cpu_ids))
     params = {"id": job_id, "node": node, "cpus": cpus, "mem": mem_mb, "now": now}
-    if tx.dialect == "postgresql":  # one round trip: the three writes in one statement
-        return tx.rows(_ALLOCATE_PG, params)[0][0] == 1
+    if tx.dialect == "postgresql":  # one round trip: the three writes (and the NOTIFY)
+        if wake is None:
+            return tx.rows(_ALLOCATE_PG + " SELECT count(*) FROM j", params)[0][0] == 1
+        params["wake"] = wake
+        return tx.rows(_ALLOCATE_PG + _COUNT_AND_WAKE, params)[0][0] == 1
     won = tx.run(
         "UPDATE jobs SET state = 'CONFIGURING', node = :node, cpu_ids = :cpus, reason = NULL,"
         " expected_start_time = NULL"
@@ -87,7 +97,6 @@ _ALLOCATE_PG = (
     " c AS (INSERT INTO core_claims (node, cpu_id, job_id)"
     " SELECT j.node, CAST(cpu AS INTEGER), j.id FROM j, unnest(string_to_array(j.cpu_ids, ','))"
     " AS cpu)"
-    " SELECT count(*) FROM j"
 )
 
 
@@ -143,13 +152,21 @@ def finish(
     exit_code: int | None = None,
     signal: int | None = None,
     reason: str | None = None,
+    wake: str | None = None,
 ) -> bool:
-    """Move a job to a terminal state and free what it held, if it is still in ``expected``."""
+    """Move a job to a terminal state and free what it held, if it is still in ``expected``.
+
+    ``wake``: a NOTIFY payload sent with the commit, as for allocate().
+    """
     marks, params = in_clause("e", expected)
     params.update(id=job_id, state=state, now=now, code=exit_code, sig=signal, reason=reason,
                   kind=state.lower())  # fmt: skip
     if tx.dialect == "postgresql":
-        return tx.rows(_FINISH_PG.format(marks=marks), params)[0][0] == 1
+        statement = _FINISH_PG.format(marks=marks)
+        if wake is None:
+            return tx.rows(statement + " SELECT count(*) FROM j", params)[0][0] == 1
+        params["wake"] = wake
+        return tx.rows(statement + _COUNT_AND_WAKE, params)[0][0] == 1
     won = tx.run(
         "UPDATE jobs SET state = :state, end_time = :now, exit_code = :code, signal = :sig,"
         f" reason = :reason WHERE id = :id AND state IN ({marks})",
@@ -170,8 +187,8 @@ _FINISH_PG = (
     " c AS (DELETE FROM core_claims USING j WHERE core_claims.job_id = j.id),"
     " e AS (INSERT INTO events (job_id, time, kind, detail)"
     " SELECT id, end_time, CAST(:kind AS TEXT), reason FROM j)"
-    " SELECT count(*) FROM j"
 )
+_COUNT_AND_WAKE = " SELECT count(*), pg_notify('scns_wake', CAST(:wake AS TEXT)) FROM j"
 
 
 def requeue(tx: Tx, job_id: int, *, expected: Sequence[str], now: float, reason: str) -> bool:
