@@ -71,11 +71,14 @@ class Executor:
     def launch_allocated(self, only: list[int] | None = None) -> list[Tracked]:
         """Start the jobs allocated to this node that are not running yet (or just ``only``)."""
         with self.db.reads() as tx:
-            ids = only if only is not None else sql.configuring_on_node(tx, self.node)
-            ids = [i for i in ids if i not in self.tracked]
-            if not ids:
+            if only is None:
+                launchable = sql.jobs_to_launch(tx, node=self.node)
+            else:
+                ids = [i for i in only if i not in self.tracked]
+                launchable = sql.jobs_to_launch(tx, ids) if ids else []
+            launchable = [(job, p) for job, p in launchable if job.id not in self.tracked]
+            if not launchable:
                 return []
-            launchable = sql.jobs_to_launch(tx, ids)
             jobs = [job for job, _payload in launchable]
             payloads = {job.id: payload for job, payload in launchable}
             for array_id in {j.array_job_id for j in jobs} - {None} - self.arrays.keys():

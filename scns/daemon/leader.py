@@ -19,6 +19,7 @@ LEADER_LEASE = "scheduler"
 RESEND_AFTER_S = 2.0
 REPAIR_EVERY_S = 2.0
 FULL_PASS_EVERY_S = 1.0
+NODES_TTL_S = 1.0
 
 
 class Leader:
@@ -36,6 +37,9 @@ class Leader:
         self.repair_due = 0.0
         self.full_pass_due = 0.0
         self.reasons_stale = False
+        # the nodes table, re-read at most every NODES_TTL_S (and after marking nodes down)
+        self._node_rows: list[dict] | None = None
+        self._nodes_read_at = 0.0
 
     def keep_lease(self, now: float) -> bool:
         if now < self.lease_due:
@@ -67,7 +71,12 @@ class Leader:
         full = now >= self.full_pass_due
         if full:
             self.full_pass_due = now + FULL_PASS_EVERY_S
-        result = run_pass(self.db, self.config, now, full=full, local_node=self.node)
+        if self._node_rows is None or now - self._nodes_read_at >= NODES_TTL_S:
+            with self.db.reads() as tx:
+                self._node_rows = sql.list_nodes(tx)
+            self._nodes_read_at = now
+        result = run_pass(self.db, self.config, now, full=full, local_node=self.node,
+                          node_rows=self._node_rows)  # fmt: skip
         # jobs left waiting need a full pass soon, to record why they wait
         self.reasons_stale = result.examined > len(result.started) and not full
         by_node: dict[str, list[int]] = defaultdict(list)
@@ -86,6 +95,7 @@ class Leader:
         self.repair_due = now + REPAIR_EVERY_S
         failures = fail_stale_nodes(self.db, now, self.config.heartbeat_timeout_s)
         if failures.nodes:
+            self._node_rows = None
             log("nodes_down", nodes=",".join(failures.nodes), requeued=len(failures.requeued),
                 node_fail=len(failures.node_failed))  # fmt: skip
         with self.db.read() as tx:
@@ -99,8 +109,8 @@ class Leader:
             self._dispatch(by_node)
 
     def _dispatch(self, by_node: dict[str, list[int]]) -> None:
+        """Start messages through RQ; without Redis, the wake socket of a node on this
+        machine (nodes elsewhere were woken by the allocation's own NOTIFY)."""
         for node, ids in by_node.items():
             if self.sender is None or not self.sender.send(node, ids):
-                wake.notify(self.run_dir, only=node)  # same machine, or Redis is away
-                with self.db.write() as tx:
-                    sql.notify(tx, f"node:{node}")
+                wake.notify(self.run_dir, only=node)

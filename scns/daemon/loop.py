@@ -42,6 +42,7 @@ class Daemon:
         self.heartbeat_due = 0.0
         self.retry_at = 0.0
         self.external = True  # woken from outside: look for cancels and others' allocations
+        self.offered = False  # a NOTIFY said work was allocated here: launch it
         self.look_around_due = 0.0
         config = PassConfig(
             policy=settings.scheduler_policy,
@@ -189,6 +190,8 @@ class Daemon:
                 wanted = self._relevant(payloads)
                 if wanted == "look":
                     self.external = True
+                elif wanted == "launch":
+                    self.offered = True
                 elif wanted is None:
                     return
         self.dirty = True
@@ -197,16 +200,17 @@ class Daemon:
 
     def _relevant(self, payloads: list[str]) -> str | None:
         """What a batch of NOTIFY payloads asks of this daemon: "look" around (a cancel, or
-        work allocated here), "schedule" (the leader, after a submit or a job end
-        elsewhere), or None. A daemon ignores what it sent itself ("node:X" for others,
-        "sched@<its node>" after its own jobs ended: it schedules in the same turn)."""
+        anything unknown), "launch" (work was allocated here), "schedule" (the leader,
+        after a submit or a job end elsewhere), or None. A daemon ignores what it sent
+        itself ("node:X" for others, "sched@<its node>" after its own jobs ended: it
+        schedules in the same turn)."""
         wanted = None
         for p in payloads:
             if p.startswith("node:"):
                 if p == f"node:{self.node}":
-                    return "look"
+                    wanted = "launch"
             elif p == "sched" or p.startswith("sched@"):
-                if self.leader.is_leader and p != f"sched@{self.node}":
+                if wanted is None and self.leader.is_leader and p != f"sched@{self.node}":
                     wanted = "schedule"
             else:  # "cancel", and anything a newer version may send
                 return "look"
@@ -243,7 +247,8 @@ class Daemon:
         if self.leader.keep_lease(now):
             self.leader.repair(now)
             mine = self.leader.schedule(now)
-        if look_around:
+        if look_around or self.offered:
+            self.offered = False
             launched = len(self.executor.launch_allocated())
         else:
             launched = len(self.executor.launch_allocated(mine)) if mine else 0

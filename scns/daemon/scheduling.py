@@ -46,6 +46,7 @@ def run_pass(
     *,
     full: bool = True,
     local_node: str | None = None,
+    node_rows: list[dict] | None = None,
 ) -> PassResult:
     """Allocate what can start now; a full pass also records why the others wait.
 
@@ -57,13 +58,16 @@ def run_pass(
 
     Every node that got work, other than ``local_node`` (the caller's, which starts its
     share itself), is woken by a NOTIFY sent with the allocation's own commit.
+    ``node_rows``: the nodes table as the caller last read it (the leader re-reads it once
+    a second: it changes with registrations and heartbeats, not with every job).
     """
     began = time.perf_counter()
     now = time.time() if now is None else now
     # The reads need no common snapshot: every write below is guarded, and a decision made
     # on a moment-old view is corrected by the next pass.
     with db.reads() as tx:
-        node_rows = sql.list_nodes(tx)
+        if node_rows is None:
+            node_rows = sql.list_nodes(tx)
         allocations = sql.live_allocations(tx)
         nodes = _nodes(node_rows, allocations, now, config.heartbeat_timeout_s)
         free = sum(len(n.cpu_ids) - len(n.busy_cpu_ids) for n in nodes if n.is_up)

@@ -6,6 +6,7 @@ timer-based death penalty because signal handlers only work in the main thread.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -26,21 +27,34 @@ def connect(url: str) -> Redis:
 
 
 class StartSender:
-    """The scheduler's side: one start message per node per pass."""
+    """The scheduler's side: one start message per node per pass, sent from a thread.
+
+    The allocation's own commit has already woken the node (NOTIFY); the message is the
+    dispatch record RQ carries, and the scheduler's loop should not wait on Redis for it.
+    A message that cannot be sent is logged; the leader's reconciliation resends what is
+    still not started after a few seconds.
+    """
 
     def __init__(self, url: str) -> None:
         self.redis = connect(url)
+        self._outbox: queue.SimpleQueue[tuple[str, list[int]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="rq-sender", daemon=True)
+        self._thread.start()
 
     def send(self, node: str, job_ids: Sequence[int]) -> bool:
-        try:
-            Queue(queue_name(node), connection=self.redis).enqueue(
-                start_allocated, node, list(job_ids),
-                ttl=MESSAGE_TTL_S, result_ttl=0, failure_ttl=60,
-            )  # fmt: skip
-            return True
-        except Exception as exc:
-            log("dispatch_failed", node=node, jobs=len(job_ids), error=repr(exc))
-            return False
+        self._outbox.put((node, list(job_ids)))
+        return True
+
+    def _run(self) -> None:
+        while True:
+            node, job_ids = self._outbox.get()
+            try:
+                Queue(queue_name(node), connection=self.redis).enqueue(
+                    start_allocated, node, job_ids,
+                    ttl=MESSAGE_TTL_S, result_ttl=0, failure_ttl=60,
+                )  # fmt: skip
+            except Exception as exc:
+                log("dispatch_failed", node=node, jobs=len(job_ids), error=repr(exc))
 
 
 class _ThreadWorker(SimpleWorker):

@@ -80,6 +80,20 @@ def test_a_core_can_never_be_claimed_twice(db: Database) -> None:
         assert sql.get_job(tx, b).state is JobState.PENDING
 
 
+def test_jobs_to_launch_on_a_node_are_its_allocated_unstarted_jobs(db: Database) -> None:
+    add_node(db)
+    a, b, c = add_jobs(db, 3)
+    with db.write() as tx:
+        assert sql.allocate(tx, a, "n1", [0], 0, 1001.0)
+        assert sql.allocate(tx, b, "n1", [1], 0, 1001.0)
+        assert sql.mark_running(tx, b, 4321, 7, 1002.0)
+    with db.read() as tx:
+        found = sql.jobs_to_launch(tx, node="n1")
+        by_id = sql.jobs_to_launch(tx, [a, c])
+    assert [(job.id, payload[0][:9]) for job, payload in found] == [(a, "#!/bin/sh")]
+    assert [job.id for job, _payload in by_id] == [a, c]
+
+
 def test_cancel_and_start_race_has_one_winner(db: Database) -> None:
     add_node(db)
     (job_id,) = add_jobs(db)

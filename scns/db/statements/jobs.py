@@ -70,16 +70,22 @@ def get_array_jobs(tx: Tx, array_job_id: int) -> list[Job]:
     return [_job(r) for r in rows]
 
 
-def jobs_to_launch(tx: Tx, job_ids: Sequence[int]) -> list[tuple[Job, tuple[str, str, str]]]:
-    """Each job with its (script, argv json, environment json), in one query, by id."""
-    marks, params = in_clause("i", job_ids)
+def jobs_to_launch(
+    tx: Tx, job_ids: Sequence[int] = (), *, node: str | None = None
+) -> list[tuple[Job, tuple[str, str, str]]]:
+    """Jobs with their (script, argv json, environment json), in one query: these ids, or
+    (``node``) every job allocated to that node and not started yet."""
+    if node is not None:
+        where, params = "j.node = :node AND j.state = 'CONFIGURING'", {"node": node}
+    else:
+        marks, params = in_clause("i", job_ids)
+        where = f"j.id IN ({marks})"
     cols = ", ".join(f"j.{c}" for c in JOB_COLUMNS)
     rows = tx.rows(
         f"SELECT {cols}, CASE WHEN j.script = '' THEN m.script ELSE j.script END,"
         " CASE WHEN j.script = '' THEN m.argv ELSE j.argv END,"
         " CASE WHEN j.script = '' THEN m.environment ELSE j.environment END"
-        f" FROM jobs j LEFT JOIN jobs m ON m.id = j.array_job_id WHERE j.id IN ({marks})"
-        " ORDER BY j.id",
+        f" FROM jobs j LEFT JOIN jobs m ON m.id = j.array_job_id WHERE {where} ORDER BY j.id",
         params,
     )
     n = len(JOB_COLUMNS)

@@ -109,14 +109,6 @@ def set_reasons(tx: Tx, changes: Sequence[tuple[int, str | None, float | None]])
     )
 
 
-def configuring_on_node(tx: Tx, node: str) -> list[int]:
-    rows = tx.rows(
-        "SELECT id FROM jobs WHERE node = :node AND state = 'CONFIGURING' ORDER BY id",
-        {"node": node},
-    )
-    return [r[0] for r in rows]
-
-
 def mark_running(tx: Tx, job_id: int, pid: int, ticks: int | None, now: float) -> bool:
     """CONFIGURING -> RUNNING, unless a cancel got there first."""
     params = {"id": job_id, "pid": pid, "ticks": ticks, "now": now}
