@@ -20,7 +20,7 @@ from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.job import Job
 from scns.exec import process
-from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned
+from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned, StartFailure
 
 
 @dataclass
@@ -240,14 +240,14 @@ class Executor:
                 return _STILL_RUNNING
             entry.spawned.popen.returncode = -1 if wait_status is None else wait_status
             recorded = process.read_status(status_path)
-            if not isinstance(recorded, ExitStatus):
+            if not isinstance(recorded, (ExitStatus, StartFailure)):
                 recorded = None if wait_status is None else ExitStatus.from_wait_status(wait_status)
             entry.extra["status"] = recorded
             return recorded
         if process.is_alive(entry.pid, entry.start_ticks):
             return _STILL_RUNNING
         recorded = process.read_status(status_path)
-        return recorded if isinstance(recorded, ExitStatus) else None
+        return recorded if isinstance(recorded, (ExitStatus, StartFailure)) else None
 
     def _finalise(self, done: list[tuple[Tracked, ExitStatus | None]]) -> None:
         now = time.time()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal as signals
 from dataclasses import dataclass
 
-from scns.exec.process import ExitStatus
+from scns.exec.process import ExitStatus, StartFailure
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,11 @@ class Ending:
     kind: str | None
 
 
-def outcome(status: ExitStatus | None, ending: Ending):
+def outcome(status: ExitStatus | StartFailure | None, ending: Ending):
     """(state, exit_code, signal, reason) for a job that ended with ``status``."""
+    failure = status if isinstance(status, StartFailure) else None
+    if failure is not None:
+        status = None
     code = status.exit_code if status else None
     sig = status.signal if status else None
     if ending.kind == "TIMEOUT":
@@ -25,6 +28,8 @@ def outcome(status: ExitStatus | None, ending: Ending):
         return "CANCELLED", code, sig, "cancelled by user"
     if ending.kind == "OUT_OF_MEMORY":
         return "OUT_OF_MEMORY", code, sig, "memory limit exceeded (killed)"
+    if failure is not None:  # the job never ran
+        return "FAILED", None, None, str(failure)
     if status is None:
         return "FAILED", None, None, "exit status lost (the job's wrapper was killed)"
     if status.exit_code == 0:

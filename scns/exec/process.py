@@ -16,10 +16,20 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# $1 status file, $2 script, $3... script arguments. The trap keeps the wrapper alive
-# through the SIGTERM sent to the whole process group, so it can still write the status;
-# a caught signal is reset to default in the child at exec, so the job sees SIGTERM.
-WRAPPER = r"""status=$1; shift
+# $1 status file, $2 stdout file, $3 stderr file, $4 script, $5... script arguments.
+# The wrapper opens the job's output files itself, as the job's user and in parallel with
+# the daemon recording the start (creating files was most of the daemon's launch cost);
+# one it cannot open is reported in the status file and the job never runs. The trap keeps
+# the wrapper alive through the SIGTERM sent to the whole process group, so it can still
+# write the status; a caught signal is reset to default in the child at exec, so the job
+# sees SIGTERM.
+WRAPPER = r"""status=$1 out=$2 err=$3; shift 3
+nofile() {
+  why=$(command exec 2>&1 3>>"$1"); printf 'nofile\n%s\n%s\n' "$1" "${why##*: }" >"$status"
+  exit 0
+}
+command exec >"$out" || nofile "$out"
+if [ "$err" = "$out" ]; then exec 2>&1; else command exec 2>"$err" || nofile "$err"; fi
 IFS= read -r go || { echo aborted > "$status"; exit 0; }
 [ "$go" = go ] || { echo aborted > "$status"; exit 0; }
 trap : TERM INT HUP
@@ -28,6 +38,10 @@ rc=$?
 echo "exit $rc" > "$status"
 exit $rc
 """
+
+
+class StartFailure(str):
+    """Why the wrapper could not start the job (an output file it could not open)."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +108,7 @@ class LaunchError(Exception):
 
 def spawn(spec: LaunchSpec) -> Spawned:
     """Start the wrapper in a new session, pinned to the job's cores, held before "go"."""
-    out = err = None
     try:
-        out = _open_output(spec.stdout_path, spec)
-        err = out if spec.stderr_path == spec.stdout_path else _open_output(spec.stderr_path, spec)
         popen = subprocess.Popen(
             [
                 "/bin/sh",
@@ -105,12 +116,14 @@ def spawn(spec: LaunchSpec) -> Spawned:
                 WRAPPER,
                 "scns-job",
                 spec.status_path,
+                spec.stdout_path,
+                spec.stderr_path,
                 spec.script_path,
                 *spec.argv,
             ],
             stdin=subprocess.PIPE,
-            stdout=out,
-            stderr=err,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             cwd=spec.workdir,
             env=dict(spec.env),
             start_new_session=True,
@@ -123,10 +136,6 @@ def spawn(spec: LaunchSpec) -> Spawned:
         raise LaunchError(f"cannot start: permission denied: {exc.filename or ''}") from None
     except OSError as exc:
         raise LaunchError(f"cannot start: {exc.strerror or exc}") from None
-    finally:
-        for handle in {out, err}:
-            if handle is not None:
-                os.close(handle)
     try:
         if spec.cpu_ids:
             os.sched_setaffinity(popen.pid, spec.cpu_ids)
@@ -143,18 +152,9 @@ def _identity(spec: LaunchSpec) -> dict:
     return {}
 
 
-def _open_output(path: str, spec: LaunchSpec) -> int:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise LaunchError(f"cannot open output file {path}: {exc.strerror}") from None
-    if os.geteuid() == 0 and spec.uid not in (None, 0):
-        os.fchown(fd, spec.uid, spec.gid if spec.gid is not None else -1)
-    return fd
-
-
-def read_status(path: str) -> ExitStatus | str | None:
-    """The wrapper's record: an ExitStatus, "aborted" (never ran), or None (not written yet)."""
+def read_status(path: str) -> ExitStatus | StartFailure | str | None:
+    """The wrapper's record: an ExitStatus, a StartFailure or "aborted" (the job never ran),
+    or None (not written yet)."""
     try:
         with open(path) as handle:
             text = handle.read()
@@ -165,6 +165,9 @@ def read_status(path: str) -> ExitStatus | str | None:
     text = text.strip()
     if text == "aborted":
         return "aborted"
+    if text.startswith("nofile\n"):  # "nofile", the path, the shell's reason: 3 lines
+        _, path, why = [*text.split("\n"), "", ""][:3]
+        return StartFailure(f"cannot open output file {path}: {why or 'cannot open'}")
     if text.startswith("exit "):
         try:
             return ExitStatus.from_shell_rc(int(text[5:]))

@@ -102,7 +102,7 @@ def _stuck_verdict(job, now: float, policy: CleanupPolicy, local: bool):
     if local and job.pid and not process.is_alive(job.pid, job.pid_start_ticks):
         status_path = os.path.join(policy.run_dir, "status", job.node, str(job.id))
         recorded = process.read_status(status_path)
-        if isinstance(recorded, process.ExitStatus):  # it ended; record its true status
+        if isinstance(recorded, (process.ExitStatus, process.StartFailure)):  # its true end
             return outcome(recorded, Ending("CANCELLED" if job.cancel_requested else None))
         return "FAILED", None, None, "process gone without an exit status (found by cleanup)"
     limit = job.time_limit_s

@@ -209,6 +209,21 @@ def test_job_that_cannot_start_fails_with_reason_and_daemon_survives(cluster: Sc
     assert cluster.wait_state(after, "COMPLETED")["exit_code"] == 0
 
 
+def test_output_file_that_cannot_be_opened_fails_the_job_before_it_runs(cluster: Scns) -> None:
+    """The wrapper opens the output files (as the job's user); one it cannot open ends the
+    job FAILED with the reason, and the job itself never runs."""
+    gone = os.path.join(cluster.workdir, "gone")
+    os.makedirs(gone)
+    marker = os.path.join(cluster.workdir, "ran")
+    job_id = cluster.submit("-H", "-o", os.path.join(gone, "out.txt"), "--wrap", f"touch {marker}")
+    os.rmdir(gone)
+    cluster.run("release", str(job_id))
+    info = cluster.wait_state(job_id, "FAILED", "COMPLETED")
+    assert info["state"] == "FAILED"
+    assert info["reason"] == f"cannot open output file {gone}/out.txt: Directory nonexistent"
+    assert not os.path.exists(marker)
+
+
 def test_queue_lists_live_jobs_and_all_with_state_filter(cluster: Scns) -> None:
     done = cluster.submit("--wrap", "true")
     cluster.wait_state(done, "COMPLETED")
