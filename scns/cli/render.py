@@ -156,7 +156,7 @@ def print_queue(rows: Iterable[tuple], now: float) -> None:
 
 
 def print_queue_lines(lines: list[str]) -> None:
-    """The same table from lines the database formatted (statements.QUEUE_LINE_SQL)."""
+    """The same table from lines the database formatted (statements.jobs._queue_line_sql)."""
     write = sys.stdout.write
     write(_QUEUE_LINE.format(*QUEUE_HEADER) + "\n")
     for start in range(0, len(lines), 5000):

@@ -271,16 +271,14 @@ class Executor:
             self.selector.unregister(entry.pidfd)
             self.by_pidfd.pop(entry.pidfd, None)
             os.close(entry.pidfd)
-        paths = [os.path.join(self.statuses, str(entry.job_id))]
-        if entry.script is not None:
+        if entry.script is not None:  # the copy stays for a while (expire_scripts)
             left = self.script_users.get(entry.script, 1) - 1
             self.script_users[entry.script] = left
             if left <= 0:
                 self.script_idle[entry.script] = time.time()
             entry.script = None
-        for path in paths:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self.statuses, str(entry.job_id)))
 
     # ---- limits and cancellation --------------------------------------------------------
 

@@ -246,35 +246,42 @@ def _duration_sql(seconds: str) -> str:
 
 # render.print_queue's line, built by SQLite itself: with 100,000 pending jobs, fetching one
 # ready string per row instead of twelve values, and formatting in C, halves `scns queue`.
-# ("!" makes widths and precisions count characters, as Python's format does.)
-QUEUE_LINE_SQL = (
-    "printf('%14s %!-12.12s %!-10.10s %-3s %11s %11s %5d %s',"
-    " CASE WHEN array_job_id IS NULL THEN id ELSE array_job_id || '_' || array_task_id END,"
-    " name, user_name,"
-    " CASE state WHEN 'PENDING' THEN 'PD' WHEN 'CONFIGURING' THEN 'CF' WHEN 'RUNNING' THEN 'R'"
-    " WHEN 'COMPLETED' THEN 'CD' WHEN 'FAILED' THEN 'F' WHEN 'CANCELLED' THEN 'CA'"
-    " WHEN 'TIMEOUT' THEN 'TO' WHEN 'NODE_FAIL' THEN 'NF' WHEN 'OUT_OF_MEMORY' THEN 'OOM'"
-    " ELSE state END, "
-    + _duration_sql(
-        "(CASE WHEN state = 'PENDING' OR start_time IS NULL THEN 0"
-        " ELSE MAX(0, CAST(COALESCE(end_time, :now) - start_time AS INTEGER)) END)"
-    )
-    + ", "
-    + _duration_sql("time_limit_s")
-    + ", cpus,"
-    " CASE WHEN state = 'PENDING' THEN '(' || COALESCE(reason, 'None') || ')'"
-    " ELSE COALESCE(node, '') END)"
-)
+# ("!" makes widths and precisions count characters, as Python's format does.) Built on
+# first use: the short state codes come from the state enum, which submit never imports.
+_QUEUE_LINE_SQL: list[str] = []
+
+
+def _queue_line_sql() -> str:
+    if not _QUEUE_LINE_SQL:
+        from scns.domain.states import SHORT
+
+        short = " ".join(f"WHEN '{state.value}' THEN '{code}'" for state, code in SHORT.items())
+        _QUEUE_LINE_SQL.append(
+            "printf('%14s %!-12.12s %!-10.10s %-3s %11s %11s %5d %s',"
+            " CASE WHEN array_job_id IS NULL THEN id"
+            " ELSE array_job_id || '_' || array_task_id END,"
+            f" name, user_name, CASE state {short} ELSE state END, "
+            + _duration_sql(
+                "(CASE WHEN state = 'PENDING' OR start_time IS NULL THEN 0"
+                " ELSE MAX(0, CAST(COALESCE(end_time, :now) - start_time AS INTEGER)) END)"
+            )
+            + ", "
+            + _duration_sql("time_limit_s")
+            + ", cpus,"
+            " CASE WHEN state = 'PENDING' THEN '(' || COALESCE(reason, 'None') || ')'"
+            " ELSE COALESCE(node, '') END)"
+        )
+    return _QUEUE_LINE_SQL[0]
 
 
 def queue_lines(
     tx: Tx, now: float, *, states: Sequence[str] | None = None, include_finished: bool = False,
     limit: int | None = None,
 ) -> list[tuple[str]]:  # fmt: skip
-    """The ``queue`` table's lines, formatted by SQLite (see QUEUE_LINE_SQL)."""
+    """The ``queue`` table's lines, formatted by SQLite (see _queue_line_sql)."""
     where, params = _listing_filter(states, include_finished)
     params["now"] = now
-    sql = f"SELECT {QUEUE_LINE_SQL} FROM jobs WHERE {where} ORDER BY id"
+    sql = f"SELECT {_queue_line_sql()} FROM jobs WHERE {where} ORDER BY id"
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit

@@ -61,10 +61,7 @@ def allocate(
     cpus = ",".join(map(str, cpu_ids))
     params = {"id": job_id, "node": node, "cpus": cpus, "mem": mem_mb, "now": now}
     if tx.dialect == "postgresql":  # one round trip: the three writes (and the NOTIFY)
-        if wake is None:
-            return tx.rows(_ALLOCATE_PG + " SELECT count(*) FROM j", params)[0][0] == 1
-        params["wake"] = wake
-        return tx.rows(_ALLOCATE_PG + _COUNT_AND_WAKE, params)[0][0] == 1
+        return _won_pg(tx, _ALLOCATE_PG, params, wake)
     won = tx.run(
         "UPDATE jobs SET state = 'CONFIGURING', node = :node, cpu_ids = :cpus, reason = NULL,"
         " expected_start_time = NULL"
@@ -113,7 +110,7 @@ def mark_running(tx: Tx, job_id: int, pid: int, ticks: int | None, now: float) -
     """CONFIGURING -> RUNNING, unless a cancel got there first."""
     params = {"id": job_id, "pid": pid, "ticks": ticks, "now": now}
     if tx.dialect == "postgresql":
-        return tx.rows(_MARK_RUNNING_PG, params)[0][0] == 1
+        return _won_pg(tx, _MARK_RUNNING_PG, params)
     won = tx.run(
         "UPDATE jobs SET state = 'RUNNING', pid = :pid, pid_start_ticks = :ticks,"
         " start_time = :now WHERE id = :id AND state = 'CONFIGURING' AND cancel_requested = 0",
@@ -130,7 +127,6 @@ _MARK_RUNNING_PG = (
     " RETURNING id, start_time),"
     " e AS (INSERT INTO events (job_id, time, kind, detail)"
     " SELECT id, start_time, 'started', NULL FROM j)"
-    " SELECT count(*) FROM j"
 )
 
 
@@ -154,11 +150,7 @@ def finish(
     params.update(id=job_id, state=state, now=now, code=exit_code, sig=signal, reason=reason,
                   kind=state.lower())  # fmt: skip
     if tx.dialect == "postgresql":
-        statement = _FINISH_PG.format(marks=marks)
-        if wake is None:
-            return tx.rows(statement + " SELECT count(*) FROM j", params)[0][0] == 1
-        params["wake"] = wake
-        return tx.rows(statement + _COUNT_AND_WAKE, params)[0][0] == 1
+        return _won_pg(tx, _FINISH_PG.format(marks=marks), params, wake)
     won = tx.run(
         "UPDATE jobs SET state = :state, end_time = :now, exit_code = :code, signal = :sig,"
         f" reason = :reason WHERE id = :id AND state IN ({marks})",
@@ -180,7 +172,15 @@ _FINISH_PG = (
     " e AS (INSERT INTO events (job_id, time, kind, detail)"
     " SELECT id, end_time, CAST(:kind AS TEXT), reason FROM j)"
 )
-_COUNT_AND_WAKE = " SELECT count(*), pg_notify('scns_wake', CAST(:wake AS TEXT)) FROM j"
+
+
+def _won_pg(tx: Tx, steps: str, params: dict, wake: str | None = None) -> bool:
+    """Run one of the CTE statements above; True when its guarded update matched the job.
+    ``wake``: a NOTIFY payload sent in the same statement (so with its commit)."""
+    if wake is None:
+        return tx.rows(steps + " SELECT count(*) FROM j", params)[0][0] == 1
+    statement = steps + " SELECT count(*), pg_notify('scns_wake', CAST(:wake AS TEXT)) FROM j"
+    return tx.rows(statement, {**params, "wake": wake})[0][0] == 1
 
 
 def requeue(tx: Tx, job_id: int, *, expected: Sequence[str], now: float, reason: str) -> bool:
