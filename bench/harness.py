@@ -110,8 +110,9 @@ class Home:
             raise BenchError(f"scns {' '.join(args)} failed: {proc.stderr.decode()[:300]}")
         return elapsed, proc.stdout.decode()
 
-    def daemon(self, node: str, cpus: int, cpu_set: set[int] | None = None) -> Daemon:
-        started = Daemon.start(self, node, cpus, cpu_set)
+    def daemon(self, node: str, cpus: int, cpu_set: set[int] | None = None,
+               *extra: str) -> Daemon:  # fmt: skip
+        started = Daemon.start(self, node, cpus, cpu_set, *extra)
         self.daemons.append(started)
         return started
 
@@ -125,6 +126,7 @@ class Home:
 def bench_env() -> dict[str, str]:
     """The caller's environment without SCNS_* settings, with a byte-code cache."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCNS_")}
+    env["SCNS_SOCKET"] = ""  # personal mode, even where a system daemon serves the machine
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = PYCACHE
     return env
@@ -171,14 +173,15 @@ class Daemon:
         self._reader.start()
 
     @classmethod
-    def start(cls, home: Home, node: str, cpus: int, cpu_set: set[int] | None) -> Daemon:
+    def start(cls, home: Home, node: str, cpus: int, cpu_set: set[int] | None,
+              *extra: str) -> Daemon:  # fmt: skip
         def pin() -> None:
             if cpu_set:
                 os.sched_setaffinity(0, cpu_set)
 
         spawned_at = time.time()
         popen = subprocess.Popen(
-            [SCNS, "daemon", "--cpus", str(cpus), "--node", node],
+            [SCNS, "daemon", "--cpus", str(cpus), "--node", node, *extra],
             cwd=home.path,
             env=home.env,
             stdout=subprocess.DEVNULL,

@@ -53,6 +53,7 @@ QUICK = {
 SCENARIOS = {
     "baselines": scenarios.baselines,
     "submit": scenarios.submit_latency,
+    "socket": scenarios.socket_submit_latency,
     "s2s": scenarios.submit_to_start,
     "throughput": scenarios.throughput,
     "array": scenarios.array_submit,

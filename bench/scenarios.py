@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import time
 
 from harness import (
@@ -78,6 +80,37 @@ def submit_latency(p: dict, base: dict) -> list[Figure]:
         ),
         Figure("submit_p90", f"submit latency, p90 of {n}", "ms", p90s, "(reported)"),
     ]
+
+
+def socket_submit_latency(p: dict, base: dict) -> list[Figure]:
+    """Submit through a system-mode daemon's socket, interleaved with the direct path."""
+    if os.geteuid() != 0:
+        raise BenchError("the system-mode socket needs root (run make bench as root)")
+    sock = os.path.join(tempfile.mkdtemp(prefix="sbsock-", dir="/tmp"), "scns.sock")
+    system = Home.fresh("sys", {"SCNS_SOCKET": sock})
+    direct = warm(Home.fresh("dir"))
+    try:
+        system.daemon("n1", 1, None, "--system")
+        wait_until(lambda: os.path.exists(sock), 30, what="the socket")
+        through, plain = [], []
+        for _ in range(p["reps"]):
+            a, b = [], []
+            for _ in range(p["submit_n"]):
+                a.append(system.timed("submit", "--parsable", "-H", "--wrap", "true")[0])
+                b.append(direct.timed("submit", "--parsable", "-H", "--wrap", "true")[0])
+            through.append(ms(median(a)))
+            plain.append(ms(median(b)))
+    finally:
+        system.close()
+        direct.close()
+        shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
+    plain_ms = median(plain)
+    n = p["submit_n"]
+    return [
+        Figure("submit_socket_median", f"submit through the system socket, median of {n}",
+               "ms", through, "≤ 1.2 × direct submit", 1.2 * plain_ms,
+               note=f"(interleaved direct submit median {plain_ms:.1f} ms)"),
+    ]  # fmt: skip
 
 
 def measure_submit_to_start(home: Home, reader: Reader, count: int, tag: str) -> list[float]:

@@ -15,3 +15,7 @@ class NotFound(ScnsError):
 
 class Conflict(ScnsError):
     """The record is not in the state the operation needs (a guarded update matched nothing)."""
+
+
+class PermissionDenied(ScnsError):
+    """The caller may not do this (another user's job, an operator-only option, a limit)."""

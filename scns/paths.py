@@ -9,18 +9,59 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+SYSTEM_HOME = "/var/lib/scns"
+SYSTEM_CONFIG = "/etc/scns/scns.toml"
+DEFAULT_SOCKET = "/run/scns/scns.sock"
+
+
+def is_system(env: Mapping[str, str] = os.environ) -> bool:
+    """System mode: ``scns daemon --system`` (which sets ``SCNS_SYSTEM=1``) or root's admin
+    commands run with ``SCNS_SYSTEM=1``."""
+    return env.get("SCNS_SYSTEM", "").lower() in ("1", "true", "yes")
+
 
 def home_dir(env: Mapping[str, str] = os.environ) -> str:
-    """``SCNS_HOME``, else ``$XDG_DATA_HOME/scns``, else ``~/.local/share/scns``."""
+    """``SCNS_HOME``; else ``/var/lib/scns`` in system mode; else ``$XDG_DATA_HOME/scns``,
+    else ``~/.local/share/scns``."""
     if env.get("SCNS_HOME"):
         return os.path.abspath(os.path.expanduser(env["SCNS_HOME"]))
+    if is_system(env):
+        return SYSTEM_HOME
     data = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(data, "scns")
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> str:
-    """``SCNS_CONFIG``, else ``$SCNS_HOME/scns.toml``."""
-    return env.get("SCNS_CONFIG") or os.path.join(home_dir(env), "scns.toml")
+    """``SCNS_CONFIG``; else ``/etc/scns/scns.toml`` in system mode when it exists; else
+    ``$SCNS_HOME/scns.toml``."""
+    if env.get("SCNS_CONFIG"):
+        return env["SCNS_CONFIG"]
+    if is_system(env) and os.path.exists(SYSTEM_CONFIG):
+        return SYSTEM_CONFIG
+    return os.path.join(home_dir(env), "scns.toml")
+
+
+def socket_path(env: Mapping[str, str] = os.environ) -> str | None:
+    """The system daemon's socket the CLI talks to, or None for personal mode.
+
+    ``SCNS_SOCKET`` set and non-empty names it; set but empty forces personal mode; unset,
+    the default socket is used when it exists.
+    """
+    if "SCNS_SOCKET" in env:
+        return env["SCNS_SOCKET"] or None
+    return DEFAULT_SOCKET if os.path.exists(DEFAULT_SOCKET) else None
+
+
+def setting(name: str, env: Mapping[str, str] = os.environ,
+            config: Mapping[str, object] | None = None) -> object | None:  # fmt: skip
+    """One setting as ``Settings`` resolves it (environment over config file), for the fast
+    paths that cannot afford pydantic; None when neither gives it."""
+    value = env.get("SCNS_" + name.upper())
+    if value is not None and value != "":
+        return value
+    if config is None:
+        config = read_config(env)
+    return config.get(name)
 
 
 def read_config(env: Mapping[str, str] = os.environ) -> dict[str, object]:

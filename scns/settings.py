@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCNS_", extra="ignore")
 
     home: str = Field(default_factory=paths.home_dir)
+    system: bool = False  # `scns daemon --system`: root, a socket, many users
     database_url: str = ""
     redis_url: str | None = None
 
@@ -45,6 +46,13 @@ class Settings(BaseSettings):
     scheduler_policy: str = "backfill"
     default_time_limit_s: int = 3600
     max_jobs_examined: int = 1000
+
+    # several users (system mode)
+    socket: str = paths.DEFAULT_SOCKET
+    operators: str = ""  # "alice,@wheel": users and @groups with rights over every job
+    private_data: bool = False  # hide other users' jobs entirely (Slurm's PrivateData=jobs)
+    max_array_size: int = 10001  # array indices must stay below this (Slurm's MaxArraySize)
+    max_jobs_per_user: int | None = None  # pending + running; 50,000 by default in system mode
 
     # cleanup
     max_run_time_s: int = 48 * 3600
@@ -64,6 +72,10 @@ class Settings(BaseSettings):
     def model_post_init(self, __context: Any) -> None:
         if not self.database_url:
             self.database_url = "sqlite:///" + f"{self.home}/scns.db"
+        if self.system and self.max_jobs_per_user is None:
+            from scns.service.limits import SYSTEM_MAX_JOBS_PER_USER
+
+            self.max_jobs_per_user = SYSTEM_MAX_JOBS_PER_USER
 
     @property
     def pool(self) -> dict[str, Any]:
@@ -77,3 +89,17 @@ class Settings(BaseSettings):
     @property
     def run_dir(self) -> str:
         return paths.run_dir(self.home)
+
+    @property
+    def access(self):
+        """The site's rights rules (operators, private data) as the pure layer's value."""
+        from scns.domain.rights import Access, parse_operators
+
+        users, groups = parse_operators(self.operators)
+        return Access(users, groups, self.private_data)
+
+    @property
+    def limits(self):
+        from scns.service.limits import SubmitLimits
+
+        return SubmitLimits(self.max_array_size, self.max_jobs_per_user)

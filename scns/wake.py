@@ -46,13 +46,13 @@ class WakeSocket:
         import socket
 
         directory = wake_dir(run_dir)
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         self.path = os.path.join(directory, node + _SUFFIX)
         if os.path.exists(self.path):
             os.unlink(self.path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
-        os.chmod(self.path, 0o777)  # any user's CLI may wake the daemon; it only hints
+        os.chmod(self.path, 0o600)  # only the daemon's user (other users go through the socket)
         self.sock.setblocking(False)
 
     def fileno(self) -> int:

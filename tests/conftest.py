@@ -123,6 +123,25 @@ class Scns:
         finally:
             conn.close()
 
+    def sql_write(self, query: str, params: tuple = ()) -> None:
+        """Change the database directly (as anyone who can write it could)."""
+        url = self.env.get("SCNS_DATABASE_URL")
+        if url and url.startswith("postgresql"):
+            import psycopg
+
+            dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+            with psycopg.connect(dsn) as conn:
+                conn.execute(query.replace("?", "%s"), params)
+            return
+        import sqlite3
+
+        conn = sqlite3.connect(os.path.join(self.home, "scns.db"), timeout=30)
+        try:
+            with conn:
+                conn.execute(query, params)
+        finally:
+            conn.close()
+
     def daemon_log(self) -> str:
         logs = sorted(f for f in os.listdir(self.home) if f.startswith("daemon-"))
         return "".join(open(os.path.join(self.home, f)).read() for f in logs)
@@ -189,6 +208,7 @@ def scns(request) -> Iterator[Scns]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCNS_", "SLURM_"))}
     env.update(
         SCNS_HOME=home,
+        SCNS_SOCKET="",  # personal mode, even when a system daemon serves this machine
         SCNS_KILL_WAIT_S="1",
         SCNS_POLL_INTERVAL_S="2",
         PYTHONDONTWRITEBYTECODE="1",

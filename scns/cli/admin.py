@@ -68,14 +68,13 @@ def health() -> None:
 
     Example: scns health || systemctl restart scns
     """
-    from scns.cli.context import open_db
-    from scns.service.nodes import node_summaries
+    from scns.cli.context import nodes_now
+    from scns.cli.remote import target
     from scns.settings import Settings
 
     try:
-        settings = Settings()
-        db, _ = open_db()
-        nodes = node_summaries(db, time.time(), settings.heartbeat_timeout_s)
+        # through the socket, the daemon applies its own heartbeat timeout
+        nodes = nodes_now(None if target() else Settings().heartbeat_timeout_s)
     except ScnsError as exc:
         sys.stderr.write(f"scns health: unhealthy: {exc}\n")
         raise typer.Exit(1) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Annotated
 
 import typer
@@ -91,15 +90,22 @@ def cancel(
     Example: scns cancel 42 43_7
     """
     from scns.cli.context import notify, open_db
+    from scns.cli.remote import call, target
+    from scns.service.jobs import CancelResult
     from scns.service.jobs import cancel as cancel_jobs
 
     try:
-        db, run_dir = open_db()
-        results = cancel_jobs(db, job_ids)
+        sock = target()
+        if sock:
+            answer = call(sock, "cancel", {"job_ids": list(job_ids)})
+            results = [CancelResult(r["job"], r["outcome"]) for r in answer]  # type: ignore[union-attr]
+        else:
+            db, run_dir = open_db()
+            results = cancel_jobs(db, job_ids)
+            if any(r.outcome == "signalled" for r in results):
+                notify(run_dir)
     except ScnsError as exc:
         raise _fail(exc, "cancel") from None
-    if any(r.outcome == "signalled" for r in results):
-        notify(run_dir)
     for result in results:
         sys.stdout.write(f"scns cancel: {result.message}\n")
 
@@ -111,15 +117,23 @@ def daemon(
     ] = None,
     node: Annotated[str | None, typer.Option(help="Node name (default: the host name).")] = None,
     mem: Annotated[str | None, typer.Option(help="Memory to schedule, e.g. 16G.")] = None,
+    system: Annotated[
+        bool,
+        typer.Option(
+            "--system",
+            help="Serve every user of this machine through a Unix socket (as root;"
+            " state in /var/lib/scns, socket /run/scns/scns.sock).",
+        ),
+    ] = False,
 ) -> None:
     """Run the scheduler and executor for this node in the foreground (as under systemd).
 
-    Example: scns daemon --cpus 8 --node gpu1
+    Example: scns daemon --cpus 8 --node gpu1    (or, as root: scns daemon --system)
     """
     from scns.daemon.main import start
 
     try:
-        start(cpus=cpus, node=node, mem=mem)
+        start(cpus=cpus, node=node, mem=mem, system=system)
     except ScnsError as exc:
         raise _fail(exc, "daemon") from None
 
@@ -133,12 +147,10 @@ def info(
     Example: scns info --json
     """
     from scns.cli import render
-    from scns.cli.context import open_db
-    from scns.service.nodes import node_summaries
+    from scns.cli.context import nodes_now
 
     try:
-        db, _ = open_db()
-        nodes = node_summaries(db, time.time())
+        nodes = nodes_now(None)
     except ScnsError as exc:
         raise _fail(exc, "info") from None
     if as_json:

@@ -28,3 +28,19 @@ def notify(run_dir: str) -> None:
     from scns import wake
 
     wake.notify(run_dir)
+
+
+def nodes_now(heartbeat_timeout_s: float | None):
+    """Node summaries, from the system daemon when there is one (``info``, ``health``)."""
+    import time
+
+    from scns.cli.remote import call, target
+    from scns.service.nodes import NodeSummary, node_summaries
+
+    sock = target(env=os.environ)
+    if sock:
+        return [NodeSummary(**n) for n in call(sock, "info", {})]  # type: ignore[union-attr]
+    db, _ = open_db()
+    if heartbeat_timeout_s is None:
+        return node_summaries(db, time.time())
+    return node_summaries(db, time.time(), heartbeat_timeout_s)

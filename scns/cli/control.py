@@ -47,14 +47,22 @@ def release(job_ids: Annotated[list[str], _IDS]) -> None:
 def _control(job_ids: list[str], action, command: str) -> None:
     """Run hold or release, report each reference, wake the daemons, exit 1 on any refusal."""
     from scns.cli.context import notify, open_db
+    from scns.cli.remote import call, target
+    from scns.service.control import ControlResult
 
     try:
-        db, run_dir = open_db()
-        results = action(db, job_ids)
+        sock = target()
+        if sock:
+            answer = call(sock, command, {"job_ids": list(job_ids)})
+            results = [ControlResult(r["job"], r["outcome"], r["changed"], r["state"])
+                       for r in answer]  # type: ignore[union-attr]  # fmt: skip
+        else:
+            db, run_dir = open_db()
+            results = action(db, job_ids)
+            if any(r.changed for r in results):
+                notify(run_dir)
     except ScnsError as exc:
         raise _fail(exc, command) from None
-    if any(r.changed for r in results):
-        notify(run_dir)
     for result in results:
         stream = sys.stderr if result.is_error else sys.stdout
         stream.write(f"scns {command}: {result.message}\n")
@@ -75,16 +83,33 @@ def update(
     Example: scns update 42 --priority 100 --time 1:00:00
     """
     from scns.cli.context import notify, open_db
+    from scns.cli.remote import call, target
     from scns.domain.timespec import parse_time_limit
     from scns.service import control
 
     try:
         limit_s = parse_time_limit(time) if time is not None else None
         change = control.JobUpdate(priority, nice, limit_s, time_set=time is not None)
-        db, run_dir = open_db()
-        jobs = control.update(db, job_id, change)
+        change.fields()  # refuse an empty update here, before asking anyone
+        sock = target()
+        if sock:
+            answer = call(
+                sock,
+                "update",
+                {
+                    "job_id": job_id,
+                    "priority": priority,
+                    "nice": nice,
+                    "time_limit_s": limit_s,
+                    "time_set": time is not None,
+                },
+            )
+            count = int(answer["tasks"])  # type: ignore[index]
+        else:
+            db, run_dir = open_db()
+            count = len(control.update(db, job_id, change))
+            notify(run_dir)
     except ScnsError as exc:
         raise _fail(exc, "update") from None
-    notify(run_dir)
-    tasks = f" ({len(jobs)} tasks)" if len(jobs) > 1 else ""
+    tasks = f" ({count} tasks)" if count > 1 else ""
     sys.stdout.write(f"scns update: job {job_id} updated{tasks}\n")

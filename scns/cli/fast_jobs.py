@@ -41,12 +41,20 @@ def queue(args: list[str]) -> int | None:
 def show_query(job_id: str, as_json: bool) -> int:
     """The body of ``scns query``, shared by this fast path and the typer command."""
     from scns.cli import render
-    from scns.cli.context import open_db
-    from scns.service.jobs import get_job
+    from scns.paths import socket_path
 
     try:
-        db, _ = open_db()
-        job = get_job(db, job_id)
+        sock = socket_path()
+        if sock:
+            from scns.cli.remote import call, job_from_record
+
+            job = job_from_record(call(sock, "query", {"job_id": job_id}))  # type: ignore[arg-type]
+        else:
+            from scns.cli.context import open_db
+            from scns.service.jobs import get_job
+
+            db, _ = open_db()
+            job = get_job(db, job_id)
     except ScnsError as exc:
         return _fail(exc, "query")
     now = time.time()
@@ -62,12 +70,16 @@ def show_queue(all_jobs: bool, state: list[str], limit: int | None, as_json: boo
     from scns.cli import render
     from scns.cli.context import open_db
     from scns.domain.states import parse_state
+    from scns.paths import socket_path as target
     from scns.service.jobs import list_jobs, queue_lines, queue_table
 
     now = time.time()
     lines = None
     try:
         states = [parse_state(s).value for item in state for s in item.split(",") if s] or None
+        sock = target()
+        if sock:
+            return _remote_queue(sock, all_jobs, states, limit, as_json, now)
         db, _ = open_db()
         if as_json:
             jobs = list_jobs(db, all_jobs=all_jobs, states=states, limit=limit)
@@ -83,6 +95,21 @@ def show_queue(all_jobs: bool, state: list[str], limit: int | None, as_json: boo
         render.print_queue_lines(lines)
     else:
         render.print_queue(rows, now)
+    return 0
+
+
+def _remote_queue(sock: str, all_jobs: bool, states: list[str] | None, limit: int | None,
+                  as_json: bool, now: float) -> int:  # fmt: skip
+    """``queue`` through the system socket, rendered by the same code."""
+    from scns.cli import render
+    from scns.cli.remote import call, job_from_record
+
+    args = {"all": all_jobs, "states": states or [], "limit": limit, "json": as_json}
+    result = call(sock, "queue", args)
+    if as_json:
+        render.print_json([render.job_dict(job_from_record(r), now) for r in result["jobs"]])
+    else:
+        render.print_queue((tuple(r) for r in result["rows"]), now)
     return 0
 
 

@@ -74,15 +74,32 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
 
 
-def output_tail(path: str, lines: int = 10, max_bytes: int = 8192) -> list[str] | None:
+TAIL_MAX_BYTES = 64 * 1024
+
+
+def output_tail(path: str | None, lines: int = 10,
+                max_bytes: int = TAIL_MAX_BYTES) -> list[str] | None:  # fmt: skip
+    """The last lines of a job's output, read as the caller: at most ``max_bytes`` of a
+    regular file, opened without following a link and without blocking, so ``/dev/zero``
+    or a FIFO put in its place can neither exhaust memory nor hang ``query``."""
+    import stat
+
+    if not path:
+        return None
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            data = handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        start = max(0, info.st_size - max_bytes)
+        data = os.pread(fd, max_bytes, start)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return data.decode(errors="replace").splitlines()[-lines:]
 
 
@@ -105,15 +122,18 @@ def query_text(job: Job, now: float) -> str:
         f"   SubmitTime={d['submit_time']} StartTime={d['start_time'] or _expected(d)}"
         f" EndTime={d['end_time'] or 'Unknown'}",
         f"   NodeList={job.node or '(null)'} CPU_IDs={job.cpu_ids or '(null)'}",
-        f"   WorkDir={job.workdir}",
-        f"   StdOut={job.stdout_path}",
-        f"   StdErr={job.stderr_path}",
+        f"   WorkDir={job.workdir or _HIDDEN}",
+        f"   StdOut={job.stdout_path or _HIDDEN}",
+        f"   StdErr={job.stderr_path or _HIDDEN}",
     ]
     tail = output_tail(job.stdout_path) if job.start_time else None
     if tail:
         lines.append(f"   --- last {len(tail)} lines of output ---")
         lines += [f"   {line}" for line in tail]
     return "\n".join(lines) + "\n"
+
+
+_HIDDEN = "(hidden: not your job)"
 
 
 def _expected(d: dict) -> str:

@@ -17,26 +17,51 @@ def main(args: list[str]) -> int:
         sys.stdout.write(USAGE)
         return 0
     try:
-        from scns.cli.context import notify, open_db
-        from scns.service.store import Submitter, store
+        from scns.paths import socket_path as target
         from scns.service.submission import SubmitContext, build_request
 
-        ctx = SubmitContext(cwd=os.getcwd(), env=dict(os.environ), now=time.time())
+        umask = os.umask(0o022)
+        os.umask(umask)
+        ctx = SubmitContext(cwd=os.getcwd(), env=dict(os.environ), now=time.time(), umask=umask)
+        # Read and checked here, as the caller: the caller's file permissions apply.
         request = build_request(args, ctx)
-        db, run_dir = open_db()
-        submitted = store(db, request, ctx, Submitter.current())
+        sock = target()
+        if sock:
+            job_id, warnings = _through_socket(sock, args, request, ctx)
+        else:
+            job_id, warnings = _directly(request, ctx)
     except ScnsError as exc:
         return fail(str(exc), command="scns submit")
     except FileNotFoundError as exc:  # the current directory was removed under us
         return fail(f"cannot submit: {exc}", command="scns submit")
-    for warning in submitted.warnings:
+    for warning in warnings:
         sys.stderr.write(f"scns submit: warning: {warning}\n")
-    notify(run_dir)
     if request.parsable:
-        sys.stdout.write(f"{submitted.job_id}\n")
+        sys.stdout.write(f"{job_id}\n")
     else:
-        sys.stdout.write(f"Submitted batch job {submitted.job_id}\n")
+        sys.stdout.write(f"Submitted batch job {job_id}\n")
     return 0
+
+
+def _directly(request, ctx) -> tuple[int, tuple[str, ...]]:
+    """Personal mode: this user's own database."""
+    from scns.cli.context import notify, open_db
+    from scns.service.limits import SubmitLimits
+    from scns.service.store import Submitter, store
+
+    db, run_dir = open_db()
+    submitted = store(db, request, ctx, Submitter.current(), limits=SubmitLimits.from_env())
+    notify(run_dir)
+    return submitted.job_id, submitted.warnings
+
+
+def _through_socket(sock: str, args: list[str], request, ctx) -> tuple[int, list[str]]:
+    """System mode: the daemon stores the job as the uid the kernel gives it."""
+    from scns.cli.remote import call
+
+    result = call(sock, "submit", {"args": list(args), "script": request.script, "cwd": ctx.cwd,
+                                   "env": ctx.env, "umask": ctx.umask})  # fmt: skip
+    return int(result["job_id"]), list(result["warnings"])
 
 
 def _option_words(args: list[str]) -> list[str]:

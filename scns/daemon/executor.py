@@ -14,12 +14,14 @@ import time
 from dataclasses import dataclass, field
 
 from scns.daemon.environment import job_environment
+from scns.daemon.home import private_dir, remove_planted
 from scns.daemon.log import log
 from scns.daemon.outcome import Ending, outcome
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.job import Job
 from scns.exec import process
+from scns.exec.accounts import account_variables
 from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned, StartFailure
 
 
@@ -42,17 +44,19 @@ class Tracked:
 
 class Executor:
     def __init__(self, db: Database, node: str, run_dir: str, kill_wait_s: float,
-                 selector: selectors.BaseSelector) -> None:  # fmt: skip
+                 selector: selectors.BaseSelector, *, system: bool = False) -> None:  # fmt: skip
         self.db = db
         self.node = node
         self.kill_wait_s = kill_wait_s
         self.selector = selector
-        # per node: two nodes sharing one machine (or a requeued job) never share a file
+        self.system = system  # runs jobs as their owners; personal mode only its own uid's
+        # per node: two nodes sharing one machine (or a requeued job) never share a file.
+        # Only the daemon writes here (the job side gets its script as an open fd): nothing
+        # a user plants can be followed or stop a launch.
         self.scripts = os.path.join(run_dir, "scripts", node)
         self.statuses = os.path.join(run_dir, "status", node)
-        os.makedirs(self.scripts, mode=0o711, exist_ok=True)
-        os.makedirs(self.statuses, mode=0o733, exist_ok=True)
-        os.chmod(self.statuses, 0o1733)  # jobs of any user write their own status file
+        for directory in (self.scripts, self.statuses):
+            private_dir(directory)
         self.tracked: dict[int, Tracked] = {}
         self.mem_check_due = 0.0
         self.arrays: dict[int, dict[str, int]] = {}
@@ -121,15 +125,22 @@ class Executor:
         import json
 
         script, argv_json, env_json = payload
+        me = os.geteuid()
+        if job.uid != me and not self.system:
+            raise LaunchError(f"job belongs to uid {job.uid}: this personal-mode daemon runs"
+                              f" only the jobs of uid {me} (use scns daemon --system)")  # fmt: skip
         script_path = self._script_path(job)
         status_path = os.path.join(self.statuses, str(job.id))
         if script_path not in written and script_path not in self.script_users:
             _write_script(script_path, script, job)
             written.add(script_path)
-        for stale in (status_path, status_path + ".tmp"):
-            if os.path.exists(stale):
-                os.unlink(stale)
+        for suffix in _STATUS_FILES:
+            remove_planted(status_path + suffix)
         env = job_environment(job, env_json, self.node, arrays.get(job.array_job_id))
+        groups: tuple[int, ...] = ()
+        if job.uid != me:
+            env.update(account_variables(job.uid))
+            groups = _groups(job)
         spec = LaunchSpec(
             job_id=job.id,
             script_path=script_path,
@@ -142,6 +153,8 @@ class Executor:
             status_path=status_path,
             uid=job.uid,
             gid=job.gid,
+            groups=groups,
+            umask=job.umask,
         )
         return process.spawn(spec)
 
@@ -277,8 +290,10 @@ class Executor:
             if left <= 0:
                 self.script_idle[entry.script] = time.time()
             entry.script = None
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(self.statuses, str(entry.job_id)))
+        status_path = os.path.join(self.statuses, str(entry.job_id))
+        for suffix in _STATUS_FILES:
+            with contextlib.suppress(OSError):
+                os.unlink(status_path + suffix)
 
     # ---- limits and cancellation --------------------------------------------------------
 
@@ -360,7 +375,9 @@ class Executor:
         self.collect_exited()
 
     def _give_up(self, entry: Tracked) -> None:
-        process.signal_group(entry.pid, signal.SIGKILL)
+        status_path = os.path.join(self.statuses, str(entry.job_id))
+        if process.is_job_supervisor(entry.pid, entry.start_ticks, status_path):
+            process.signal_group(entry.pid, signal.SIGKILL)
         self._forget(entry)
         log("orphan_killed", job=entry.job_id, pid=entry.pid)
 
@@ -411,10 +428,24 @@ SCRIPT_KEEP_S = 2.0
 _LAUNCHED_WINDOW_S = 5.0
 
 
-def _write_script(path: str, script: str, job: Job) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o700)
+_STATUS_FILES = ("", ".why", ".env", ".tmp")
+
+
+def _groups(job: Job) -> tuple[int, ...]:
+    """The job user's groups from the account database, as initgroups would set them."""
     try:
-        os.write(fd, script.encode())
+        return tuple(os.getgrouplist(job.user_name, job.gid))
+    except (KeyError, OSError):
+        return (job.gid,)
+
+
+def _write_script(path: str, script: str, job: Job) -> None:
+    """A fresh file, never through a link; the job's user owns it so it may execute it."""
+    remove_planted(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o700)
+    try:
+        os.write(fd, script.encode(errors="surrogateescape"))
         if os.geteuid() == 0 and job.uid != 0:
             os.fchown(fd, job.uid, job.gid)
     finally:

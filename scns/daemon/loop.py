@@ -54,7 +54,9 @@ class Daemon:
         self.leader = Leader(db, node, holder, settings.run_dir, config,
                              settings.leader_lease_s, self._sender())  # fmt: skip
         self.selector = selectors.DefaultSelector()
-        self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s, self.selector)
+        self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s, self.selector,
+                                 system=settings.system)  # fmt: skip
+        self.server = None
         self._signal_r, self._signal_w = socket.socketpair()
         self.listener = None
         self.worker = None
@@ -94,6 +96,7 @@ class Daemon:
         self.selector.register(self.waker, selectors.EVENT_READ, "wake")
         self._listen()
         self._start_worker()
+        self._serve()
         log("daemon_started", node=self.node, cpus=len(self.cpu_ids), mem_mb=self.mem_mb,
             pid=os.getpid(), database=self.db.dialect, policy=self.leader.config.policy,
             redis=bool(self.settings.redis_url))  # fmt: skip
@@ -105,6 +108,8 @@ class Daemon:
             self.leader.release()
         except Exception as exc:
             log("lease_release_failed", error=repr(exc))
+        if self.server is not None:
+            self.server.close()
         if self.worker is not None:
             self.worker.stop()
         if self.listener is not None:
@@ -144,6 +149,28 @@ class Daemon:
             self.listener = Listener(self.settings.database_url)
         if self.listener.conn is None and self.listener.connect():
             self.selector.register(self.listener.fd, selectors.EVENT_READ, "notify")
+
+    def _serve(self) -> None:
+        """System mode: users' requests arrive on the socket, served by their own threads."""
+        if not self.settings.system:
+            return
+        from scns.daemon.server import RequestServer
+        from scns.db.engine import open_database
+        from scns.service.requests import Site
+
+        settings = self.settings
+
+        def open_db():
+            db = open_database(settings.database_url, pool={**settings.pool, "pool_size": 2})
+            if db.dialect == "sqlite":
+                db._synchronous = "FULL"  # type: ignore[attr-defined] # a submit is durable
+            return db
+
+        site = Site(settings.access, settings.limits, settings.heartbeat_timeout_s)
+        run_dir = settings.run_dir
+        self.server = RequestServer(settings.socket, open_db, site,
+                                    lambda: wake.notify(run_dir))  # fmt: skip
+        self.server.start()
 
     def _start_worker(self) -> None:
         if not self.settings.redis_url:

@@ -8,13 +8,22 @@ import socket
 from scns.errors import InvalidInput
 
 
-def start(*, cpus: int | None, node: str | None, mem: str | None) -> None:
+def start(*, cpus: int | None, node: str | None, mem: str | None, system: bool = False) -> None:
+    from scns.daemon.home import prepare_home
     from scns.daemon.loop import Daemon
-    from scns.db.engine import open_database
+    from scns.db.engine import open_database, sqlite_path
     from scns.db.migrate import ensure_schema
     from scns.settings import Settings
 
+    if system:
+        if os.geteuid() != 0:
+            raise InvalidInput("scns daemon --system must run as root")
+        os.environ["SCNS_SYSTEM"] = "1"  # the same defaults for everything this process reads
+    _check_config()
     settings = Settings()
+    embedded = settings.database_url.startswith("sqlite:///")
+    prepare_home(settings.home, settings.run_dir,
+                 sqlite_path(settings.database_url) if embedded else None)  # fmt: skip
     cpu_ids = choose_cpus(cpus if cpus is not None else settings.cpus)
     name = node or settings.node or socket.gethostname().split(".")[0]
     _check_node_name(name)
@@ -24,6 +33,23 @@ def start(*, cpus: int | None, node: str | None, mem: str | None) -> None:
         db._synchronous = "NORMAL"  # type: ignore[attr-defined]
     ensure_schema(db)
     Daemon(settings, db, name, cpu_ids, mem_mb).run()
+
+
+def _check_config() -> None:
+    """The config file may hold the database's and Redis's passwords and decides what runs
+    as whom: refuse one that another user owns or may write."""
+    import stat
+
+    from scns import paths
+
+    path = paths.config_path()
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    if info.st_uid not in (0, os.geteuid()) or stat.S_IMODE(info.st_mode) & 0o022:
+        raise InvalidInput(f"refusing config file {path}: it must be ours and not writable"
+                           " by other users (chmod 600)")  # fmt: skip
 
 
 def choose_cpus(count: int | None) -> list[int]:

@@ -163,13 +163,16 @@ class SqliteDatabase(Database):
         directory = os.path.dirname(self.path) or "."
         if not os.path.isdir(directory):
             try:
-                os.makedirs(directory, mode=0o755, exist_ok=True)
+                os.makedirs(directory, mode=0o700, exist_ok=True)
             except OSError as exc:
                 raise DatabaseError(f"cannot create {directory}: {exc.strerror}") from None
         if not os.access(directory, os.W_OK) or (
             os.path.exists(self.path) and not os.access(self.path, os.W_OK)
         ):
             raise DatabaseError(f"database {self.path} is not writable")
+        if not os.path.exists(self.path):  # 0600: it holds users' environments
+            with suppress(OSError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None

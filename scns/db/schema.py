@@ -65,6 +65,7 @@ jobs = Table(
     Column("pid_start_ticks", BigInteger),
     Column("cancel_requested", Integer, nullable=False, server_default="0"),
     Column("restarts", Integer, nullable=False, server_default="0"),
+    Column("umask", Integer),
     sqlite_autoincrement=True,
 )
 # The scheduler reads the head of the runnable queue in priority order; this partial index

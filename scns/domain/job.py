@@ -127,7 +127,9 @@ class Job(Record):
         "pid_start_ticks",
         "cancel_requested",
         "restarts",
+        "umask",
     )
+    _defaults = {"umask": None}  # noqa: RUF012 - rows from before revision 0002 have none
     id: int
     name: str
     user_name: str
@@ -169,6 +171,7 @@ class Job(Record):
     pid_start_ticks: int | None
     cancel_requested: int
     restarts: int
+    umask: int | None
 
     @property
     def display_id(self) -> str:

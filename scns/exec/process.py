@@ -13,31 +13,89 @@ import contextlib
 import errno
 import os
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# $1 status file, $2 stdout file, $3 stderr file, $4 script, $5... script arguments.
-# The wrapper opens the job's output files itself, as the job's user and in parallel with
-# the daemon recording the start (creating files was most of the daemon's launch cost);
-# one it cannot open is reported in the status file and the job never runs. The trap keeps
-# the wrapper alive through the SIGTERM sent to the whole process group, so it can still
-# write the status; a caught signal is reset to default in the child at exec, so the job
-# sees SIGTERM.
-WRAPPER = r"""status=$1 out=$2 err=$3; shift 3
-nofile() {
-  why=$(command exec 2>&1 3>>"$1"); printf 'nofile\n%s\n%s\n' "$1" "${why##*: }" >"$status"
-  exit 0
-}
+# The job side, already running as the job's user: "$1" stdout, "$2" stderr, "$3" working
+# directory, then the script and its arguments. It opens the output files itself, as the
+# user and in parallel with the daemon recording the start (creating files was most of the
+# daemon's launch cost), waits for "go", enters the directory as the user (a directory the
+# user cannot enter fails the job with the reason) and becomes the job. What stops it
+# before the job runs is noted on fd 3, which it closes before the job gets control.
+JOB_SIDE = r"""out=$1 err=$2 dir=$3; shift 3
+fail() { printf '%s\n%s\n%s\n' "$1" "$2" "$3" >&3; exit 0; }
+nofile() { why=$(command exec 2>&1 5>>"$1"); fail nofile "$1" "${why##*: }"; }
 command exec >"$out" || nofile "$out"
 if [ "$err" = "$out" ]; then exec 2>&1; else command exec 2>"$err" || nofile "$err"; fi
-IFS= read -r go || { echo aborted > "$status"; exit 0; }
-[ "$go" = go ] || { echo aborted > "$status"; exit 0; }
+IFS= read -r go || fail aborted
+[ "$go" = go ] || fail aborted
+if ! cd "$dir" 2>/dev/null; then
+  if [ -d "$dir" ]; then fail nochdir "$dir" "permission denied"; fi
+  fail nochdir "$dir" "no such directory"
+fi
+exec 3>&-
+exec "$@" </dev/null
+"""
+
+# The supervisor: "$1" status file, "$2" script, then the command that becomes the job, or
+# "-" and the job side's arguments when no change of user is needed (a subshell then runs
+# the job side: a fork, not another exec of the shell).
+# It runs as the daemon's user (root in system mode), so the job's user can neither signal,
+# ptrace nor write it, and it records the job's end in a directory only the daemon can
+# write. It opens the script (fd 4, for a job that cannot reach the state directory) and the
+# start-failure note (fd 3) for the job side, then waits for that side to end. The trap keeps
+# it alive through the SIGTERM sent to the whole process group, so it can still write the
+# status; a caught signal is reset to default in the child at exec, so the job sees SIGTERM.
+SUPERVISOR = (
+    "unset IFS\njob_side() {\n"
+    + JOB_SIDE
+    + "}\n"
+    + r"""status=$1 script=$2; shift 2
+command exec 4<"$script" 3>"$status.why" || {
+  printf 'nofile\n%s\n%s\n' "$script" "cannot open the job script" >"$status"; exit 0; }
 trap : TERM INT HUP
-"$@" </dev/null
+if [ "$1" = - ]; then shift; (job_side "$@"); else "$@"; fi
 rc=$?
-echo "exit $rc" > "$status"
+exec 3>&- 4<&-
+if [ -s "$status.why" ]; then
+  { IFS= read -r a; IFS= read -r b; IFS= read -r c; } <"$status.why"
+  printf '%s\n%s\n%s\n' "$a" "$b" "$c" >"$status"
+else
+  echo "exit $rc" >"$status"
+fi
 exit $rc
 """
+)
+
+# Between the root supervisor and the job side when the job's user is another one: a
+# clean interpreter (-I -S, started with an almost empty environment, so nothing the user
+# sent can steer a root process: no LD_PRELOAD, no PATH) reads the job's environment from
+# the daemon's root-only file, drops to the user (groups, gid, uid) and becomes the job side
+# with that environment.
+DROP_PRIVILEGES = r"""import os, sys
+uid, gid = int(sys.argv[1]), int(sys.argv[2])
+groups = [int(g) for g in sys.argv[3].split(",") if g]
+fd = os.open(sys.argv[4], os.O_RDONLY | os.O_NOFOLLOW)
+chunks = []
+while True:
+    chunk = os.read(fd, 1 << 20)
+    if not chunk:
+        break
+    chunks.append(chunk)
+os.close(fd)
+os.unlink(sys.argv[4])
+env = dict(e.split(b"=", 1) for e in b"".join(chunks).split(b"\0") if b"=" in e)
+os.setgroups(groups)
+os.setgid(gid)
+os.setuid(uid)
+if os.getuid() != uid or os.geteuid() != uid:
+    sys.exit(126)
+os.execve("/bin/sh", ["/bin/sh", "-c", sys.argv[5], "scns-job-user", *sys.argv[6:]], env)
+"""
+
+# Only this reaches a root supervisor's environment; the job's own goes through a file.
+CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
 class StartFailure(str):
@@ -100,6 +158,8 @@ class LaunchSpec:
     status_path: str
     uid: int | None = None
     gid: int | None = None
+    groups: Sequence[int] = ()
+    umask: int | None = None
 
 
 class LaunchError(Exception):
@@ -107,31 +167,37 @@ class LaunchError(Exception):
 
 
 def spawn(spec: LaunchSpec) -> Spawned:
-    """Start the wrapper in a new session, pinned to the job's cores, held before "go"."""
+    """Start the supervisor in a new session, pinned to the job's cores, held before "go"."""
+    switch = spec.uid is not None and spec.uid != os.geteuid()
+    if switch and os.geteuid() != 0:
+        raise LaunchError(f"cannot run a job of uid {spec.uid}: this daemon is not root")
+    job_side = [spec.stdout_path, spec.stderr_path, spec.workdir]
+    if switch:  # the job cannot reach the root-only state directory: it execs fd 4
+        env_path = spec.status_path + ".env"
+        _write_environment(env_path, spec.env)
+        groups = ",".join(str(g) for g in (spec.groups or (spec.gid,)))
+        command = [sys.executable, "-I", "-S", "-c", DROP_PRIVILEGES, str(spec.uid),
+                   str(spec.gid), groups, env_path, JOB_SIDE, *job_side, "/dev/fd/4",
+                   *spec.argv]  # fmt: skip
+        env = CLEAN_ENV
+    else:
+        command = ["-", *job_side, spec.script_path, *spec.argv]
+        env = dict(spec.env)
     try:
         popen = subprocess.Popen(
-            [
-                "/bin/sh",
-                "-c",
-                WRAPPER,
-                "scns-job",
-                spec.status_path,
-                spec.stdout_path,
-                spec.stderr_path,
-                spec.script_path,
-                *spec.argv,
-            ],
+            ["/bin/sh", "-c", SUPERVISOR, "scns-job", spec.status_path, spec.script_path,
+             *command],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            cwd=spec.workdir,
-            env=dict(spec.env),
+            cwd="/",
+            env=env,
             start_new_session=True,
             close_fds=True,
-            **_identity(spec),
-        )
+            umask=-1 if spec.umask is None else spec.umask,
+        )  # fmt: skip
     except FileNotFoundError as exc:
-        raise LaunchError(f"cannot start: {exc.filename or spec.workdir}: no such file") from None
+        raise LaunchError(f"cannot start: {exc.filename or '/bin/sh'}: no such file") from None
     except PermissionError as exc:
         raise LaunchError(f"cannot start: permission denied: {exc.filename or ''}") from None
     except OSError as exc:
@@ -145,21 +211,35 @@ def spawn(spec: LaunchSpec) -> Spawned:
     return Spawned(popen.pid, process_start_ticks(popen.pid), popen)
 
 
-def _identity(spec: LaunchSpec) -> dict:
-    """Run as the submitting user when the daemon is root (never the other way round)."""
-    if os.geteuid() == 0 and spec.uid not in (None, 0):
-        return {"user": spec.uid, "group": spec.gid, "extra_groups": []}
-    return {}
+def _write_environment(path: str, env: Mapping[str, str]) -> None:
+    """NUL-separated NAME=value pairs, root-only, never through a planted link."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        data = b"".join(
+            k.encode(errors="surrogateescape") + b"=" + v.encode(errors="surrogateescape") + b"\0"
+            for k, v in env.items()
+            if "\0" not in k and "\0" not in v and "=" not in k and k
+        )
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def read_status(path: str) -> ExitStatus | StartFailure | str | None:
     """The wrapper's record: an ExitStatus, a StartFailure or "aborted" (the job never ran),
     or None (not written yet)."""
     try:
-        with open(path) as handle:
-            text = handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    except OSError:  # a link or something else planted in place of a status: no status
+        return None
+    try:
+        text = os.read(fd, 8192).decode(errors="replace")
+    finally:
+        os.close(fd)
     if not text.endswith("\n"):
         return None
     text = text.strip()
@@ -167,7 +247,12 @@ def read_status(path: str) -> ExitStatus | StartFailure | str | None:
         return "aborted"
     if text.startswith("nofile\n"):  # "nofile", the path, the shell's reason: 3 lines
         _, path, why = [*text.split("\n"), "", ""][:3]
-        return StartFailure(f"cannot open output file {path}: {why or 'cannot open'}")
+        return StartFailure(f"cannot open output file {path[:4096]}: {why[:200] or 'cannot open'}")
+    if text.startswith("nochdir\n"):
+        _, path, why = [*text.split("\n"), "", ""][:3]
+        return StartFailure(
+            f"cannot enter working directory {path[:4096]}: {why[:200] or 'cannot enter'}"
+        )
     if text.startswith("exit "):
         try:
             return ExitStatus.from_shell_rc(int(text[5:]))
@@ -230,10 +315,13 @@ def find_wrappers(status_dir: str) -> dict[int, int]:
     """{job id: wrapper pid} for live wrappers writing their status under ``status_dir``."""
     prefix = status_dir.rstrip("/").encode() + b"/"
     found = {}
+    me = os.geteuid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
+            if os.stat(f"/proc/{entry}").st_uid != me:  # ours run as us; a look-alike does not
+                continue
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
                 argv = handle.read().split(b"\0")
         except OSError:
@@ -263,3 +351,59 @@ def open_pidfd(pid: int) -> int | None:
         if exc.errno in (errno.ESRCH, errno.ENOSYS):
             return None
         raise
+
+
+def is_job_supervisor(pid: int, start_ticks: int | None, status_path: str) -> bool:
+    """Whether ``pid`` is, verifiably, the supervisor scns started for this job: the same
+    process (start time), running as us, writing this job's status. A pid written into a
+    row by anyone else, or reused since, is never signalled."""
+    if start_ticks is None or not is_alive(pid, start_ticks):
+        return False
+    try:
+        if os.stat(f"/proc/{pid}").st_uid != os.geteuid():
+            return False
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return len(argv) > 4 and argv[3] == b"scns-job" and argv[4] == os.fsencode(status_path)
+
+
+def is_users_file(path: str, uid: int) -> bool:
+    """A regular file (not a link) owned by ``uid``."""
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_uid == uid
+
+
+def remove_users_file(path: str, uid: int, gid: int) -> bool:
+    """Delete a job's output file as its user: only a regular file owned by that user, and
+    only where that user may delete it (a root cleanup never deletes what a user named)."""
+    if os.geteuid() != 0 or uid == os.geteuid():
+        if not is_users_file(path, uid):
+            return False
+        try:
+            os.unlink(path)
+            return True
+        except OSError:
+            return False
+    pid = os.fork()
+    if pid == 0:  # the child becomes the user, checks again and deletes
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            if is_users_file(path, uid):
+                os.unlink(path)
+                code = 0
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

@@ -87,7 +87,9 @@ def _fail_stuck(db: Database, now: float, policy: CleanupPolicy, report, dry: bo
         if dry:
             report.failed[job.id] = reason
             continue
-        if local and job.pid and process.is_alive(job.pid, job.pid_start_ticks):
+        status_path = os.path.join(policy.run_dir, "status", job.node or "", str(job.id))
+        if local and job.pid and process.is_job_supervisor(job.pid, job.pid_start_ticks,
+                                                           status_path):  # fmt: skip
             process.signal_group(job.pid, signal.SIGKILL)
         with db.write() as tx:
             if sql.finish(tx, job.id, expected=["RUNNING"], state=state, now=now,
@@ -140,8 +142,14 @@ def _purge(db: Database, cutoff: float, logs: bool, report: CleanupReport, dry: 
     report.purged = [v[0] for v in victims]
     if not logs:
         return
-    for path in sorted({p for v in victims for p in v[1:] if p}):
-        if os.path.isfile(path):
-            if not dry:
-                os.unlink(path)
+    owners = {}
+    for _id, out, err, uid, gid in victims:
+        for path in (out, err):
+            if path:
+                owners.setdefault(path, (uid, gid))
+    for path, (uid, gid) in sorted(owners.items()):
+        if dry:
+            if process.is_users_file(path, uid):
+                report.logs_deleted.append(path)
+        elif process.remove_users_file(path, uid, gid):
             report.logs_deleted.append(path)

@@ -14,8 +14,12 @@ from scns.db import statements as sql
 from scns.db.engine import Database, Tx
 from scns.domain.job import Job
 from scns.domain.states import JobState
-from scns.errors import Conflict, InvalidInput
-from scns.service.jobs import parse_job_ref, resolve
+from scns.errors import Conflict, InvalidInput, PermissionDenied
+from scns.service.jobs import check_may_change, parse_job_ref, resolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from scns.domain.rights import Caller
 
 # Bound the placeholders of one statement (SQLite allows 32,766; arrays reach 1,000,001 tasks).
 CHUNK = 5000
@@ -70,17 +74,19 @@ class JobUpdate:
         return found
 
 
-def hold(db: Database, texts: list[str]) -> list[ControlResult]:
+def hold(db: Database, texts: list[str], *, caller: Caller | None = None) -> list[ControlResult]:
     """Keep pending jobs from starting until released (reason JobHeldUser)."""
-    return _apply(db, texts, sql.hold_pending, "held", "not_pending")
+    return _apply(db, texts, sql.hold_pending, "held", "not_pending", caller)
 
 
-def release(db: Database, texts: list[str]) -> list[ControlResult]:
+def release(db: Database, texts: list[str], *,
+            caller: Caller | None = None) -> list[ControlResult]:  # fmt: skip
     """Let held jobs be scheduled again; the next pass gives them their real reason."""
-    return _apply(db, texts, sql.release_held, "released", "not_held")
+    return _apply(db, texts, sql.release_held, "released", "not_held", caller)
 
 
-def update(db: Database, text: str, change: JobUpdate) -> list[Job]:
+def update(db: Database, text: str, change: JobUpdate, *,
+           caller: Caller | None = None) -> list[Job]:  # fmt: skip
     """Change pending jobs' priority, nice or time limit; all of them or none.
 
     Refuses (Conflict) when any addressed job is no longer PENDING, also when the scheduler
@@ -89,6 +95,14 @@ def update(db: Database, text: str, change: JobUpdate) -> list[Job]:
     """
     fields = change.fields()
     jobs = resolve(db, parse_job_ref(text))
+    check_may_change(caller, text, jobs)
+    if caller is not None:
+        from scns.domain.rights import priority_refusal
+
+        for job in jobs:
+            why = priority_refusal(caller, change.priority, change.nice, job.priority)
+            if why:
+                raise PermissionDenied(why)
     started = [j for j in jobs if j.state != JobState.PENDING]
     if started:
         raise _not_pending(started[0])
@@ -101,9 +115,14 @@ def update(db: Database, text: str, change: JobUpdate) -> list[Job]:
 
 
 def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int]], list[int]],
-           done: str, missed: str) -> list[ControlResult]:  # fmt: skip
-    """Resolve every reference first, then run ``statement`` over each one's jobs."""
-    targets = [(text, [j.id for j in resolve(db, parse_job_ref(text))]) for text in texts]
+           done: str, missed: str, caller: Caller | None) -> list[ControlResult]:  # fmt: skip
+    """Resolve (and check the rights on) every reference first, then run ``statement`` over
+    each one's jobs."""
+    targets = []
+    for text in texts:
+        jobs = resolve(db, parse_job_ref(text))
+        check_may_change(caller, text, jobs)
+        targets.append((text, [j.id for j in jobs]))
     results = []
     with db.write() as tx:
         for text, ids in targets:

@@ -10,7 +10,11 @@ from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.dependency import JobRef
 from scns.domain.job import Job
-from scns.errors import InvalidInput, NotFound
+from scns.errors import InvalidInput, NotFound, PermissionDenied
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from scns.domain.rights import Caller
 
 _REF = re.compile(r"([0-9]{1,18})(?:_([0-9]{1,9}))?")
 
@@ -46,10 +50,20 @@ def get_job(db: Database, text: str) -> Job:
     return resolve(db, parse_job_ref(text))[0]
 
 
+def check_may_change(caller: Caller | None, text: str, jobs: list[Job]) -> None:
+    """Refuse, before anything changes, when the caller owns none of these jobs' rights."""
+    if caller is None:  # personal mode: the one user is its own operator
+        return
+    from scns.domain.rights import may_change
+
+    if not all(may_change(caller, job.uid) for job in jobs):
+        raise PermissionDenied(f"job {text} is not yours")
+
+
 def list_jobs(db: Database, *, all_jobs: bool = False, states: list[str] | None = None,
-              limit: int | None = None) -> list[Job]:  # fmt: skip
+              limit: int | None = None, uid: int | None = None) -> list[Job]:  # fmt: skip
     with db.read() as tx:
-        return sql.list_jobs(tx, states=states, include_finished=all_jobs, limit=limit)
+        return sql.list_jobs(tx, states=states, include_finished=all_jobs, limit=limit, uid=uid)
 
 
 def queue_lines(
@@ -63,10 +77,11 @@ def queue_lines(
 
 
 def queue_table(db: Database, *, all_jobs: bool = False, states: list[str] | None = None,
-                limit: int | None = None) -> list[tuple]:  # fmt: skip
+                limit: int | None = None, uid: int | None = None) -> list[tuple]:  # fmt: skip
     """Narrow rows for the ``queue`` table (see statements.queue_table)."""
     with db.read() as tx:
-        return sql.queue_table(tx, states=states, include_finished=all_jobs, limit=limit)
+        return sql.queue_table(tx, states=states, include_finished=all_jobs, limit=limit,
+                               uid=uid)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -83,13 +98,17 @@ class CancelResult:
         }[self.outcome]
 
 
-def cancel(db: Database, texts: list[str], now: float | None = None) -> list[CancelResult]:
+def cancel(db: Database, texts: list[str], now: float | None = None, *,
+           caller: Caller | None = None) -> list[CancelResult]:  # fmt: skip
     """Cancel jobs: pending ones at once, running ones by asking their node's daemon.
 
-    Every id is checked before anything changes, so one unknown id cancels nothing.
+    Every id is checked before anything changes, so one unknown id, or one job that is not
+    the caller's, cancels nothing.
     """
     now = time.time() if now is None else now
     targets = [(text, resolve(db, parse_job_ref(text))) for text in texts]
+    for text, jobs in targets:
+        check_may_change(caller, text, jobs)
     results = []
     with db.write() as tx:
         for _text, jobs in targets:

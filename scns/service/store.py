@@ -9,8 +9,13 @@ from scns.db import statements as sql
 from scns.db.engine import Database, Tx
 from scns.domain.job import JobRequest
 from scns.domain.record import Record
-from scns.errors import InvalidInput
+from scns.errors import InvalidInput, PermissionDenied
 from scns.service.submission import SubmitContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from scns.domain.rights import Caller
+    from scns.service.limits import SubmitLimits
 
 
 class Submitted(Record):
@@ -48,10 +53,29 @@ def local_memory_mb() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
 
 
-def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter) -> Submitted:
-    """Insert the job (or every array task) and return its id."""
+def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter, *,
+          limits: SubmitLimits | None = None, caller: Caller | None = None,
+          check_paths: bool = True) -> Submitted:  # fmt: skip
+    """Insert the job (or every array task) and return its id.
+
+    ``caller`` is the identity the kernel gave a system-mode request (None in personal mode,
+    where the one user is its own operator); ``check_paths`` is off when the request came
+    through the socket: the root daemon does not look at users' directories for them (the
+    client did, as the user; the job opens its files as the user).
+    """
     tasks = request.array_task_ids or (None,)
+    if caller is not None:
+        _check_rights(caller, request)
+    if limits is not None:
+        from scns.service.limits import check_array
+
+        check_array(request.array_task_ids, limits)
     with db.write() as tx:
+        if limits is not None and limits.max_jobs_per_user is not None:
+            from scns.service.limits import check_user_jobs
+
+            held = sql.count_live_jobs(tx, who.uid)
+            check_user_jobs(held, len(tasks), who.user_name, limits)
         _check_fits(tx, request)
         _check_dependency(tx, request)
         ids = sql.reserve_job_ids(tx, len(tasks))
@@ -63,8 +87,8 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter)
         rows = []
         checked_dirs: set[str] = set()
         for position, (job_id, task) in enumerate(zip(ids, tasks, strict=True)):
-            out, err = _paths(request, job_id, who.user_name, array_id, task)
-            for path in {out, err}:
+            out, err = _paths(request, job_id, who.user_name, array_id, task, ctx.env)
+            for path in {out, err} if check_paths else ():
                 _check_output_dir(path, checked_dirs)
             row = dict(shared, id=job_id, stdout_path=out, stderr_path=err)
             if array_id is not None:
@@ -113,11 +137,22 @@ def _shared_columns(request: JobRequest, ctx: SubmitContext, who: Submitter) -> 
         "array_task_id": None,
         "array_max_running": request.array_max_running,
         "submit_time": ctx.now,
+        "umask": ctx.umask,
     }
 
 
-def _paths(request: JobRequest, job_id: int, user: str, array_id, task) -> tuple[str, str]:
+def _check_rights(caller: Caller, request: JobRequest) -> None:
+    from scns.domain.rights import priority_refusal
+
+    why = priority_refusal(caller, request.priority or None, request.nice or None)
+    if why:
+        raise PermissionDenied(why)
+
+
+def _paths(request: JobRequest, job_id: int, user: str, array_id, task,
+           env) -> tuple[str, str]:  # fmt: skip
     from scns.domain.patterns import expand_path_pattern
+    from scns.service.submission import expand_home
 
     def expand(pattern: str) -> str:
         path = expand_path_pattern(
@@ -128,7 +163,7 @@ def _paths(request: JobRequest, job_id: int, user: str, array_id, task) -> tuple
             array_job_id=array_id,
             array_task_id=task,
         )
-        return os.path.normpath(os.path.join(request.workdir, os.path.expanduser(path)))
+        return os.path.normpath(os.path.join(request.workdir, expand_home(path, env)))
 
     out = expand(request.stdout_pattern)
     err = expand(request.stderr_pattern) if request.stderr_pattern else out

@@ -21,14 +21,22 @@ _CPU_OPTIONS = ("cpus", "cpus-per-task", "ntasks")
 class SubmitContext(Record):
     """Who submits, from where, when: read once at the edge and passed in."""
 
-    __slots__ = ("cwd", "env", "now")
+    __slots__ = ("cwd", "env", "now", "umask")
+    _defaults = {"umask": None}  # noqa: RUF012
     cwd: str
     env: Mapping[str, str]
     now: float
+    umask: int | None
 
 
-def build_request(args: list[str], ctx: SubmitContext) -> JobRequest:
-    """Parse the command line and the script's directives into one validated request."""
+def build_request(args: list[str], ctx: SubmitContext, *, script_text: str | None = None,
+                  check_paths: bool = True) -> JobRequest:  # fmt: skip
+    """Parse the command line and the script's directives into one validated request.
+
+    Through the system socket the daemon gets the script's text (the client read it as the
+    user) and does not check the user's directories (``check_paths``): the job enters them
+    as the user, after privileges are dropped, and fails with the reason if it cannot.
+    """
     cli = parse_args(args)
     if cli.values.get("wrap") is not None:
         if cli.positionals:
@@ -40,11 +48,27 @@ def build_request(args: list[str], ctx: SubmitContext) -> JobRequest:
         if not cli.positionals:
             raise InvalidInput("no batch script given (use SCRIPT or --wrap COMMAND)")
         path = cli.positionals[0]
-        script = read_script(path if os.path.isabs(path) else os.path.join(ctx.cwd, path))
+        if script_text is None:
+            script = read_script(path if os.path.isabs(path) else os.path.join(ctx.cwd, path))
+        else:
+            script = _sent_script(path, script_text)
         argv = tuple(cli.positionals[1:])
         default_name = os.path.basename(path)
     values = merge_options(_directive_args(script), cli)
-    return _request(values, script, argv, default_name, cli.ignored, ctx)
+    return _request(values, script, argv, default_name, cli.ignored, ctx, check_paths)
+
+
+def _sent_script(path: str, text: str) -> str:
+    """A script's text as a client sent it, held to the rules ``read_script`` applies."""
+    from scns.domain.directives import check_script_text
+
+    data = text.encode(errors="surrogateescape")
+    if len(data) > 10 * 1024 * 1024:
+        raise InvalidInput(f"batch script {path} is larger than 10 MiB")
+    try:
+        return check_script_text(data)
+    except InvalidInput as exc:
+        raise InvalidInput(f"batch script {path}: {exc}") from None
 
 
 def read_script(path: str) -> str:
@@ -141,13 +165,14 @@ def _text(values: Mapping[str, str | bool], name: str) -> str | None:
     return str(value)
 
 
-def _request(values, script, argv, default_name, ignored, ctx: SubmitContext) -> JobRequest:
+def _request(values, script, argv, default_name, ignored, ctx: SubmitContext,
+             check_paths: bool = True) -> JobRequest:  # fmt: skip
     from scns.domain import timespec
 
     ntasks, per_task = _cpu_shape(values)
     name = _text(values, "job-name") or default_name
     _check_name(name)
-    workdir = _workdir(_text(values, "chdir"), ctx.cwd)
+    workdir = _workdir(_text(values, "chdir"), ctx, check_paths)
     time_limit = None
     if "time" in values:
         time_limit = timespec.parse_time_limit(str(values["time"]))
@@ -229,8 +254,18 @@ def _check_name(name: str) -> None:
         raise InvalidInput("job name contains control characters")
 
 
-def _workdir(chdir: str | None, cwd: str) -> str:
-    path = os.path.abspath(os.path.join(cwd, os.path.expanduser(chdir))) if chdir else cwd
-    if not os.path.isdir(path):
+def expand_home(path: str, env: Mapping[str, str]) -> str:
+    """``~/x`` against the submitter's HOME (never the daemon's), ``~user/x`` as usual."""
+    if path == "~" or path.startswith("~/"):
+        home = env.get("HOME")
+        if home:
+            return home + path[1:]
+    return os.path.expanduser(path)
+
+
+def _workdir(chdir: str | None, ctx: SubmitContext, check: bool = True) -> str:
+    cwd = ctx.cwd
+    path = os.path.abspath(os.path.join(cwd, expand_home(chdir, ctx.env))) if chdir else cwd
+    if check and not os.path.isdir(path):
         raise InvalidInput(f"working directory {path} does not exist or is not a directory")
     return path

@@ -71,11 +71,19 @@ def seed(scns: Scns) -> dict[str, int]:
     os.makedirs(status_dir, exist_ok=True)
     with open(os.path.join(status_dir, str(ids["exit3"])), "w") as handle:
         handle.write("exit 3\n")
-    runaway = subprocess.Popen(["sleep", "300"], start_new_session=True)
-    ids["past_limit"] = _running(db, now, "here", 2, runaway.pid, time_limit_s=60)
+    ids["past_limit"] = _running(db, now, "here", 2, None, time_limit_s=60)
+    # what a job's supervisor looks like: the scns-job shell writing this job's status
+    runaway = subprocess.Popen(["/bin/sh", "-c", "sleep 300; :", "scns-job",
+                                os.path.join(status_dir, str(ids["past_limit"]))],
+                               start_new_session=True)  # fmt: skip
+    # a process that is not the job's, its pid written into a RUNNING row: never killed
+    bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    ids["impostor"] = _running(db, now, "here", 3, bystander.pid, time_limit_s=60)
     with db.write() as tx:
-        tx.run("UPDATE jobs SET start_time = :t WHERE id = :id",
-               {"t": now - 10_000, "id": ids["past_limit"]})  # fmt: skip
+        for kind, proc in (("past_limit", runaway), ("impostor", bystander)):
+            tx.run("UPDATE jobs SET start_time = :t, pid = :pid, pid_start_ticks = :ticks"
+                   " WHERE id = :id", {"t": now - 10_000, "id": ids[kind], "pid": proc.pid,
+                                       "ticks": process_start_ticks(proc.pid)})  # fmt: skip
     ids["too_long"] = _running(db, now, "far", 0, 4242)
     with db.write() as tx:
         tx.run("UPDATE jobs SET start_time = :t WHERE id = :id",
@@ -94,6 +102,7 @@ def seed(scns: Scns) -> dict[str, int]:
     ids["recent"] = _job(db, now, state="COMPLETED", end_time=now - DAY, exit_code=0)
     db.close()
     scns.runaway = runaway  # type: ignore[attr-defined]
+    scns.bystander = bystander  # type: ignore[attr-defined]
     return ids
 
 
@@ -112,14 +121,14 @@ def test_cleanup_fixes_each_thing_once(any_backend: Scns) -> None:
     before = snapshot(scns)
     args = ("cleanup", "--purge-after", "30d", "--purge-logs")
     dry = scns.run(*args, "--dry-run", "--verbose")
-    assert dry.stdout.startswith("cleanup (dry run): would fix 4 stuck job(s)")
+    assert dry.stdout.startswith("cleanup (dry run): would fix 5 stuck job(s)")
     assert snapshot(scns) == before, "--dry-run changed the database"
     assert os.path.exists(os.path.join(scns.workdir, "old.out"))
     assert scns.runaway.poll() is None
 
     real = scns.run(*args)
     assert real.stdout.count("\n") == 1 and real.stderr == ""
-    assert real.stdout.startswith("cleanup: fixed 4 stuck job(s), released 1 leaked allocation")
+    assert real.stdout.startswith("cleanup: fixed 5 stuck job(s), released 1 leaked allocation")
     assert "marked 1 node(s) down (1 NODE_FAIL, 1 requeued), purged 1 old job(s)" in real.stdout
     state = {i: scns.sql("SELECT state, exit_code, reason FROM jobs WHERE id = ?", (i,))
              for i in ids.values()}  # fmt: skip
@@ -128,6 +137,10 @@ def test_cleanup_fixes_each_thing_once(any_backend: Scns) -> None:
     assert state[ids["exit3"]][0][:2] == ("FAILED", 3)  # its true exit status
     assert state[ids["past_limit"]][0][0] == "FAILED"
     assert scns.runaway.wait(timeout=10) is not None  # and its process was killed
+    assert state[ids["impostor"]][0][0] == "FAILED"
+    assert scns.bystander.poll() is None  # a pid that is not the job's supervisor lives on
+    scns.bystander.kill()
+    scns.bystander.wait()
     assert state[ids["too_long"]][0][0] == "FAILED"
     assert "maximum run time" in state[ids["too_long"]][0][2]
     assert state[ids["node_fail"]][0][0] == "NODE_FAIL"

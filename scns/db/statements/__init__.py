@@ -21,6 +21,7 @@ from scns.db.statements.common import dumps, job_from_row
 from scns.db.statements.jobs import (
     array_stats,
     cancel_pending,
+    count_live_jobs,
     delete_jobs,
     get_array_jobs,
     get_array_task,
@@ -64,6 +65,7 @@ __all__ = [
     "array_stats",
     "cancel_pending",
     "cancel_requested_on_node",
+    "count_live_jobs",
     "delete_jobs",
     "drop_lease",
     "dumps",

@@ -6,12 +6,8 @@
 
 from __future__ import annotations
 
+from scns.domain.compact_json import dumps  # noqa: F401 - the statements' JSON columns
 from scns.domain.job import JOB_COLUMNS, Job
-
-try:  # the C string quoter json.dumps itself uses
-    from _json import encode_basestring_ascii as _quote
-except ImportError:  # pragma: no cover - an interpreter without the accelerator
-    from json.encoder import py_encode_basestring_ascii as _quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,18 +30,3 @@ def _job_state(value):
 
     _job_state = JobState
     return JobState(value)
-
-
-def dumps(value: object) -> str:
-    """Compact JSON, byte for byte what ``json.dumps(value, separators=(",", ":"))`` gives.
-
-    argv lists and environment maps (strings only) are encoded here without importing json;
-    anything else goes to json.
-    """
-    if isinstance(value, list) and all(type(v) is str for v in value):
-        return "[" + ",".join(map(_quote, value)) + "]"
-    if isinstance(value, dict) and all(type(k) is str and type(v) is str for k, v in value.items()):
-        return "{" + ",".join(_quote(k) + ":" + _quote(v) for k, v in value.items()) + "}"
-    import json
-
-    return json.dumps(value, separators=(",", ":"))

@@ -99,9 +99,10 @@ def list_jobs(
     include_finished: bool = False,
     limit: int | None = None,
     newest_first: bool = False,
+    uid: int | None = None,
 ) -> list[Job]:
     """Jobs for ``queue``: live ones by default, filtered by state when asked."""
-    where, params = _listing_filter(states, include_finished)
+    where, params = _listing_filter(states, include_finished, uid)
     order = "id DESC" if newest_first else "id"
     sql = f"SELECT {_COLS} FROM jobs WHERE {where} ORDER BY {order}"
     if limit:
@@ -110,12 +111,25 @@ def list_jobs(
     return [_job(r) for r in tx.rows(sql, params)]
 
 
-def _listing_filter(states, include_finished: bool) -> tuple[str, dict[str, object]]:
-    """The WHERE of a listing: given states, everything, or (by default) live jobs."""
+def _listing_filter(states, include_finished: bool,
+                    uid: int | None = None) -> tuple[str, dict[str, object]]:  # fmt: skip
+    """The WHERE of a listing: given states, everything, or (by default) live jobs; only
+    ``uid``'s jobs when given (other users' jobs hidden by the site)."""
     if states:
         marks, params = in_clause("s", states)
-        return f"state IN ({marks})", params
-    return ("1 = 1" if include_finished else f"state IN {_LIVE}"), {}
+        where = f"state IN ({marks})"
+    else:
+        where, params = ("1 = 1" if include_finished else f"state IN {_LIVE}"), {}
+    if uid is not None:
+        where += " AND uid = :uid"
+        params["uid"] = uid
+    return where, params
+
+
+def count_live_jobs(tx: Tx, uid: int) -> int:
+    """Pending and running jobs of one user (array tasks one by one), for max_jobs_per_user."""
+    row = tx.one(f"SELECT COUNT(*) FROM jobs WHERE state IN {_LIVE} AND uid = :uid", {"uid": uid})
+    return int(row[0]) if row else 0
 
 
 def job_states(tx: Tx, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
@@ -202,11 +216,11 @@ def job_events(tx: Tx, job_id: int) -> list[tuple[float, str, str | None]]:
     )
 
 
-def purgeable_jobs(tx: Tx, cutoff: float) -> list[tuple[int, str, str]]:
-    """(id, stdout, stderr) of finished jobs older than ``cutoff``; an array only as a whole,
-    since its first task holds the script every task runs."""
+def purgeable_jobs(tx: Tx, cutoff: float) -> list[tuple[int, str, str, int, int]]:
+    """(id, stdout, stderr, uid, gid) of finished jobs older than ``cutoff``; an array only
+    as a whole, since its first task holds the script every task runs."""
     return tx.rows(
-        "SELECT j.id, j.stdout_path, j.stderr_path FROM jobs j"
+        "SELECT j.id, j.stdout_path, j.stderr_path, j.uid, j.gid FROM jobs j"
         " WHERE j.state NOT IN ('PENDING', 'CONFIGURING', 'RUNNING') AND j.end_time < :cutoff"
         " AND (j.array_job_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs t"
         " WHERE t.array_job_id = j.array_job_id AND (t.state IN ('PENDING', 'CONFIGURING',"
@@ -276,10 +290,10 @@ def _queue_line_sql() -> str:
 
 def queue_lines(
     tx: Tx, now: float, *, states: Sequence[str] | None = None, include_finished: bool = False,
-    limit: int | None = None,
+    limit: int | None = None, uid: int | None = None,
 ) -> list[tuple[str]]:  # fmt: skip
     """The ``queue`` table's lines, formatted by SQLite (see _queue_line_sql)."""
-    where, params = _listing_filter(states, include_finished)
+    where, params = _listing_filter(states, include_finished, uid)
     params["now"] = now
     sql = f"SELECT {_queue_line_sql()} FROM jobs WHERE {where} ORDER BY id"
     if limit:
@@ -290,11 +304,11 @@ def queue_lines(
 
 def queue_table(
     tx: Tx, *, states: Sequence[str] | None = None, include_finished: bool = False,
-    limit: int | None = None,
+    limit: int | None = None, uid: int | None = None,
 ) -> list[tuple]:  # fmt: skip
     """Only the columns the ``queue`` table shows: a 100,000-job queue prints in well under
     a second when rows stay narrow tuples instead of full job records."""
-    where, params = _listing_filter(states, include_finished)
+    where, params = _listing_filter(states, include_finished, uid)
     sql = f"SELECT {QUEUE_COLUMNS} FROM jobs WHERE {where} ORDER BY id"
     if limit:
         sql += " LIMIT :limit"

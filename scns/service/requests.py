@@ -1,0 +1,197 @@
+"""What the system socket serves: each request a user can make, with the caller's rights.
+
+The caller comes from the kernel (``SO_PEERCRED``), never from the request. Every argument
+is checked for type and shape here before the service functions see it. Results are plain
+JSON values; the CLI renders them with the same code as in personal mode.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from collections.abc import Callable, Mapping
+
+from scns.db.engine import Database
+from scns.domain.job import JOB_COLUMNS, Job
+from scns.domain.record import Record
+from scns.domain.rights import Access, Caller, is_operator, may_list, may_see_details
+from scns.errors import InvalidInput, NotFound
+from scns.service.limits import SubmitLimits
+
+# shown only to a job's owner and operators
+PRIVATE_FIELDS = ("script", "argv", "environment", "workdir", "stdout_path", "stderr_path")
+
+
+class Site(Record):
+    """The daemon's settings a request needs."""
+
+    __slots__ = ("access", "limits", "heartbeat_timeout_s")
+    access: Access
+    limits: SubmitLimits
+    heartbeat_timeout_s: float
+
+
+def caller_from_peer(uid: int, gid: int, access: Access) -> Caller:
+    """The identity behind a connection: the kernel's uid and gid, the account's groups."""
+    import grp
+
+    try:
+        name = pwd.getpwuid(uid).pw_name
+        groups = tuple(os.getgrouplist(name, gid))
+    except (KeyError, OSError):
+        name, groups = str(uid), (gid,)
+    names = set()
+    for group in groups:
+        try:
+            names.add(grp.getgrgid(group).gr_name)
+        except KeyError:
+            continue
+    return Caller(uid, gid, groups, name, is_operator(uid, name, names, access))
+
+
+def handle(db: Database, caller: Caller, site: Site, op: str, args: Mapping, now: float):
+    """Run one request; ScnsError subclasses carry the one line the user reads."""
+    return _HANDLERS[op](db, caller, site, _Args(args), now)
+
+
+class _Args:
+    """Typed access to a request's arguments: a wrong type is one clear refusal."""
+
+    def __init__(self, raw: Mapping) -> None:
+        self.raw = raw
+
+    def text(self, name: str, *, optional: bool = False) -> str | None:
+        value = self.raw.get(name)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or len(value) > 1 << 20:
+            raise InvalidInput(f"malformed request: {name} must be a string")
+        return value
+
+    def texts(self, name: str) -> list[str]:
+        value = self.raw.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidInput(f"malformed request: {name} must be a list of strings")
+        return value
+
+    def number(self, name: str) -> int | None:
+        value = self.raw.get(name)
+        if value is None:
+            return None
+        if type(value) is not int:
+            raise InvalidInput(f"malformed request: {name} must be a whole number")
+        return value
+
+    def flag(self, name: str) -> bool:
+        return self.raw.get(name) is True
+
+
+def _submit(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    from scns.exec.accounts import account_variables
+    from scns.service.store import Submitter, store
+    from scns.service.submission import SubmitContext, build_request
+
+    cwd = args.text("cwd")
+    if not os.path.isabs(cwd):
+        raise InvalidInput("malformed request: cwd must be an absolute path")
+    env = args.raw.get("env", {})
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise InvalidInput("malformed request: env must map strings to strings")
+    umask = args.number("umask")
+    if umask is not None and not 0 <= umask <= 0o777:
+        raise InvalidInput("malformed request: umask out of range")
+    env = {**env, **account_variables(caller.uid)}  # `~` is the caller's home, not root's
+    ctx = SubmitContext(cwd=cwd, env=env, now=now, umask=umask)
+    request = build_request(args.texts("args"), ctx, script_text=args.text("script", optional=True),
+                            check_paths=False)  # fmt: skip
+    who = Submitter(caller.user_name, caller.uid, caller.gid)
+    done = store(db, request, ctx, who, limits=site.limits, caller=caller, check_paths=False)
+    return {"job_id": done.job_id, "tasks": done.tasks, "warnings": list(done.warnings),
+            "parsable": bool(request.parsable)}  # fmt: skip
+
+
+def job_record(job: Job, caller: Caller) -> dict:
+    """A job's fields for the client to render; private ones only for owner and operators."""
+    record = {name: getattr(job, name) for name in JOB_COLUMNS}
+    record["state"] = job.state.value
+    if not may_see_details(caller, job.uid):
+        for name in PRIVATE_FIELDS:
+            record[name] = None
+    return record
+
+
+def _visible(job: Job, caller: Caller, site: Site) -> Job:
+    if not may_list(caller, job.uid, site.access):
+        raise NotFound(f"invalid job id {job.display_id}: no such job")
+    return job
+
+
+def _query(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    from scns.service.jobs import get_job
+
+    return job_record(_visible(get_job(db, args.text("job_id")), caller, site), caller)
+
+
+def _queue(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    from scns.domain.states import parse_state
+    from scns.service.jobs import list_jobs, queue_table
+
+    states = [parse_state(s).value for s in args.texts("states")] or None
+    limit = args.number("limit")
+    hide = site.access.private_data and not caller.is_operator
+    uid = caller.uid if hide else None
+    options = {"all_jobs": args.flag("all"), "states": states, "limit": limit, "uid": uid}
+    if args.flag("json"):
+        return {"jobs": [job_record(j, caller) for j in list_jobs(db, **options)]}
+    return {"rows": [list(r) for r in queue_table(db, **options)]}
+
+
+def _cancel(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    from scns.service.jobs import cancel
+
+    results = cancel(db, args.texts("job_ids"), now, caller=caller)
+    return [{"job": r.job, "outcome": r.outcome} for r in results]
+
+
+def _control(action: str) -> Callable:
+    def run(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+        from scns.service import control
+
+        results = getattr(control, action)(db, args.texts("job_ids"), caller=caller)
+        return [{"job": r.job, "outcome": r.outcome, "changed": r.changed, "state": r.state}
+                for r in results]  # fmt: skip
+
+    return run
+
+
+def _update(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    from scns.service import control
+
+    time_set = args.flag("time_set")
+    change = control.JobUpdate(args.number("priority"), args.number("nice"),
+                               args.number("time_limit_s"), time_set=time_set)  # fmt: skip
+    jobs = control.update(db, args.text("job_id"), change, caller=caller)
+    return {"tasks": len(jobs)}
+
+
+def _info(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    import dataclasses
+
+    from scns.service.nodes import node_summaries
+
+    return [dataclasses.asdict(n) for n in node_summaries(db, now, site.heartbeat_timeout_s)]
+
+
+_HANDLERS: dict[str, Callable] = {
+    "submit": _submit,
+    "query": _query,
+    "queue": _queue,
+    "cancel": _cancel,
+    "hold": _control("hold"),
+    "release": _control("release"),
+    "update": _update,
+    "info": _info,
+    "health": _info,
+}
