@@ -125,6 +125,41 @@ def test_identity_comes_from_the_kernel_not_the_client(system: System, people) -
                                                                             alice.gid)]  # fmt: skip
 
 
+def test_the_working_directory_is_entered_as_the_user(system: System, people) -> None:
+    """A client naming a directory its user cannot enter: the job fails with the reason
+    (chdir happens after privileges are dropped), it never runs there as root."""
+    alice, bob = people.alice, people.bob
+    out = os.path.join(alice.home, "cd.out")
+    sneaky = (
+        "import socket, sys\n"
+        "from scns import protocol\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        "args = {'args': ['-o', sys.argv[3], '--wrap', 'touch planted'], 'cwd': sys.argv[2],"
+        " 'env': {}, 'umask': 18}\n"
+        "s.sendall(protocol.request_line('submit', args)); s.shutdown(socket.SHUT_WR)\n"
+        "print(protocol.parse_response(s.recv(65536))['job_id'])\n"
+    )
+    proc = alice.run([os.sys.executable, "-c", sneaky, system.sockets[0], bob.home, out],
+                     env=system.user_env(alice))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    info = system.wait_state(alice, int(proc.stdout), "COMPLETED", "FAILED")
+    assert info["state"] == "FAILED"
+    assert "cannot enter working directory" in info["reason"], info
+    assert "permission denied" in info["reason"]
+    assert not os.path.exists(os.path.join(bob.home, "planted"))
+
+
+def test_a_job_cannot_kill_its_supervisor(system: System, people) -> None:
+    """``kill -9 $PPID`` from a job: the supervisor is root's, the job goes on and ends
+    with its own status."""
+    alice = people.alice
+    job = system.submit(alice, "-o", "ppid.out", "--wrap",
+                        'kill -9 $PPID; echo "kill=$?"; exit 3')  # fmt: skip
+    info = system.wait_state(alice, job, "COMPLETED", "FAILED")
+    assert (info["state"], info["exit_code"]) == ("FAILED", 3), info
+    assert "kill=1" in _read(os.path.join(alice.home, "ppid.out"))
+
+
 # ---- rights --------------------------------------------------------------------------------
 
 
