@@ -13,6 +13,17 @@ SYSTEM_HOME = "/var/lib/scns"
 SYSTEM_CONFIG = "/etc/scns/scns.toml"
 DEFAULT_SOCKET = "/run/scns/scns.sock"
 
+# The keys a config file may hold: the fields of ``scns.settings.Settings``, kept here so the
+# fast paths can refuse a typo without importing pydantic (a unit test keeps the two equal).
+SETTING_NAMES = frozenset({
+    "home", "system", "database_url", "redis_url",
+    "node", "cpus", "mem_mb", "poll_interval_s", "heartbeat_interval_s", "heartbeat_timeout_s",
+    "kill_wait_s", "leader_lease_s",
+    "scheduler_policy", "default_time_limit_s", "max_jobs_examined", "max_time",
+    "socket", "operators", "private_data", "max_array_size", "max_jobs_per_user",
+    "pool_size", "max_overflow", "pool_pre_ping", "pool_recycle",
+})  # fmt: skip
+
 
 def is_system(env: Mapping[str, str] = os.environ) -> bool:
     """System mode: ``scns daemon --system`` (which sets ``SCNS_SYSTEM=1``) or root's admin
@@ -65,7 +76,8 @@ def setting(name: str, env: Mapping[str, str] = os.environ,
 
 
 def read_config(env: Mapping[str, str] = os.environ) -> dict[str, object]:
-    """The optional TOML config file's top-level table ({} when there is none)."""
+    """The optional TOML config file's top-level table ({} when there is none); a key that
+    names no setting is refused, so a typo is never silently ignored."""
     path = config_path(env)
     if not os.path.exists(path):
         return {}
@@ -75,9 +87,33 @@ def read_config(env: Mapping[str, str] = os.environ) -> dict[str, object]:
 
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            config = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"cannot read config file {path}: {exc}") from None
+    unknown = sorted(set(config) - SETTING_NAMES)
+    if unknown:
+        raise InvalidInput(f"unknown key {unknown[0]!r} in {path}{_suggestion(unknown[0])}")
+    return config
+
+
+def _suggestion(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, SETTING_NAMES, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def invalid_setting(name: str, value: object, why: str, env: Mapping[str, str] = os.environ):
+    """The one-line error for a bad setting, naming it as the user wrote it: the environment
+    variable when that is set, else the key in the config file."""
+    from scns.errors import InvalidInput
+
+    variable = "SCNS_" + name.upper()
+    if variable in env:
+        where = f"{variable}={value!r}"
+    else:
+        where = f"{name}={value!r} in {config_path(env)}"
+    return InvalidInput(f"invalid setting {where}: {why}")
 
 
 def database_url(env: Mapping[str, str] = os.environ, config: Mapping[str, object] | None = None):

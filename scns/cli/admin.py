@@ -45,7 +45,6 @@ def cleanup(
             raise ScnsError("--purge-logs needs --purge-after")
         settings = Settings()
         policy = CleanupPolicy(
-            max_run_time_s=settings.max_run_time_s,
             kill_wait_s=settings.kill_wait_s,
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
             run_dir=settings.run_dir,

@@ -66,10 +66,12 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter,
     tasks = request.array_task_ids or (None,)
     if caller is not None:
         _check_rights(caller, request)
+    time_limit_s = request.time_limit_s
     if limits is not None:
-        from scns.service.limits import check_array
+        from scns.service.limits import apply_max_time, check_array
 
         check_array(request.array_task_ids, limits)
+        time_limit_s = apply_max_time(time_limit_s, limits)
     with db.write() as tx:
         if limits is not None and limits.max_jobs_per_user is not None:
             from scns.service.limits import check_user_jobs
@@ -83,7 +85,7 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter,
         env = dict(ctx.env)
         env.setdefault("SLURM_SUBMIT_DIR", ctx.cwd)
         env.setdefault("SLURM_SUBMIT_HOST", os.uname().nodename)
-        shared = _shared_columns(request, ctx, who)
+        shared = _shared_columns(request, ctx, who, time_limit_s)
         rows = []
         checked_dirs: set[str] = set()
         for position, (job_id, task) in enumerate(zip(ids, tasks, strict=True)):
@@ -109,7 +111,8 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter,
     return Submitted(ids[0], len(ids), warnings)
 
 
-def _shared_columns(request: JobRequest, ctx: SubmitContext, who: Submitter) -> dict:
+def _shared_columns(request: JobRequest, ctx: SubmitContext, who: Submitter,
+                    time_limit_s: int | None) -> dict:  # fmt: skip
     return {
         "name": request.name,
         "user_name": who.user_name,
@@ -125,7 +128,7 @@ def _shared_columns(request: JobRequest, ctx: SubmitContext, who: Submitter) -> 
         "cpus_per_task": request.cpus_per_task,
         "cpus": request.cpus,
         "mem_mb": request.mem_mb,
-        "time_limit_s": request.time_limit_s,
+        "time_limit_s": time_limit_s,  # the request's, under the site's max_time
         "priority": request.priority,
         "nice": request.nice,
         "held": int(request.held),

@@ -1,5 +1,6 @@
 """``scns cleanup`` on a database seeded with stuck jobs, leaked allocations, a dead node and
-old jobs: each is fixed exactly once, a second run changes nothing, --dry-run changes nothing."""
+old jobs: each is fixed exactly once, a second run changes nothing, --dry-run changes nothing;
+a running job within its own limit, or without one, is never ended however long it runs."""
 
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def seed(scns: Scns) -> dict[str, int]:
     with db.write() as tx:
         for name, hostname, beat in (("here", host, now), ("far", "elsewhere", now),
                                      ("gone", "elsewhere", now - 1000)):  # fmt: skip
-            sql.upsert_node(tx, name=name, hostname=hostname, cpu_ids=[0, 1, 2, 3], mem_mb=0,
-                            pid=1, now=beat, version="t")  # fmt: skip
+            sql.upsert_node(tx, name=name, hostname=hostname, cpu_ids=[0, 1, 2, 3, 4, 5],
+                            mem_mb=0, pid=1, now=beat, version="t")  # fmt: skip
     ids = {}
     ids["vanished"] = _running(db, now, "here", 0, _dead_pid())
     ids["exit3"] = _running(db, now, "here", 1, _dead_pid())
@@ -84,10 +85,22 @@ def seed(scns: Scns) -> dict[str, int]:
             tx.run("UPDATE jobs SET start_time = :t, pid = :pid, pid_start_ticks = :ticks"
                    " WHERE id = :id", {"t": now - 10_000, "id": ids[kind], "pid": proc.pid,
                                        "ticks": process_start_ticks(proc.pid)})  # fmt: skip
+    # long-running jobs within their own limit or without one: never cleanup's to end
     ids["too_long"] = _running(db, now, "far", 0, 4242)
+    ids["within_limit"] = _running(db, now, "far", 2, 4646, time_limit_s=7 * 86400)
+    ids["unlimited_here"] = _running(db, now, "here", 4, None)
+    ids["limited_here"] = _running(db, now, "here", 5, None, time_limit_s=7 * 86400)
+    alive = {kind: subprocess.Popen(["/bin/sh", "-c", "sleep 300; :", "scns-job",
+                                     os.path.join(status_dir, str(ids[kind]))],
+                                    start_new_session=True)
+             for kind in ("unlimited_here", "limited_here")}  # fmt: skip
     with db.write() as tx:
-        tx.run("UPDATE jobs SET start_time = :t WHERE id = :id",
-               {"t": now - 49 * 3600, "id": ids["too_long"]})  # fmt: skip
+        for kind in ("too_long", "within_limit", "unlimited_here", "limited_here"):
+            proc = alive.get(kind)
+            tx.run("UPDATE jobs SET start_time = :t, pid = COALESCE(:pid, pid),"
+                   " pid_start_ticks = COALESCE(:ticks, pid_start_ticks) WHERE id = :id",
+                   {"t": now - 49 * 3600, "id": ids[kind], "pid": proc and proc.pid,
+                    "ticks": proc and process_start_ticks(proc.pid)})  # fmt: skip
     ids["node_fail"] = _running(db, now, "gone", 0, 4343)
     ids["requeue"] = _running(db, now, "gone", 1, 4444, requeue=1)
     ids["leaked"] = _running(db, now, "far", 1, 4545)
@@ -103,6 +116,7 @@ def seed(scns: Scns) -> dict[str, int]:
     db.close()
     scns.runaway = runaway  # type: ignore[attr-defined]
     scns.bystander = bystander  # type: ignore[attr-defined]
+    scns.alive = alive  # type: ignore[attr-defined]
     return ids
 
 
@@ -121,14 +135,14 @@ def test_cleanup_fixes_each_thing_once(any_backend: Scns) -> None:
     before = snapshot(scns)
     args = ("cleanup", "--purge-after", "30d", "--purge-logs")
     dry = scns.run(*args, "--dry-run", "--verbose")
-    assert dry.stdout.startswith("cleanup (dry run): would fix 5 stuck job(s)")
+    assert dry.stdout.startswith("cleanup (dry run): would fix 4 stuck job(s)")
     assert snapshot(scns) == before, "--dry-run changed the database"
     assert os.path.exists(os.path.join(scns.workdir, "old.out"))
     assert scns.runaway.poll() is None
 
     real = scns.run(*args)
     assert real.stdout.count("\n") == 1 and real.stderr == ""
-    assert real.stdout.startswith("cleanup: fixed 5 stuck job(s), released 1 leaked allocation")
+    assert real.stdout.startswith("cleanup: fixed 4 stuck job(s), released 1 leaked allocation")
     assert "marked 1 node(s) down (1 NODE_FAIL, 1 requeued), purged 1 old job(s)" in real.stdout
     state = {i: scns.sql("SELECT state, exit_code, reason FROM jobs WHERE id = ?", (i,))
              for i in ids.values()}  # fmt: skip
@@ -141,22 +155,28 @@ def test_cleanup_fixes_each_thing_once(any_backend: Scns) -> None:
     assert scns.bystander.poll() is None  # a pid that is not the job's supervisor lives on
     scns.bystander.kill()
     scns.bystander.wait()
-    assert state[ids["too_long"]][0][0] == "FAILED"
-    assert "maximum run time" in state[ids["too_long"]][0][2]
+    for kind in ("too_long", "within_limit", "unlimited_here", "limited_here"):
+        assert state[ids[kind]][0] == ("RUNNING", None, None), kind  # 49 h, within its limit
+    for kind, proc in scns.alive.items():
+        assert proc.poll() is None, f"cleanup killed {kind}"
     assert state[ids["node_fail"]][0][0] == "NODE_FAIL"
     assert state[ids["requeue"]][0][0] == "PENDING"
     assert state[ids["leaked"]][0][0] == "COMPLETED"
     assert state[ids["old"]] == []
     assert not os.path.exists(os.path.join(scns.workdir, "old.out"))
     assert state[ids["recent"]][0][0] == "COMPLETED"
-    assert scns.sql("SELECT COUNT(*) FROM allocations WHERE released_time IS NULL") == [(0,)]
-    assert scns.sql("SELECT COUNT(*) FROM core_claims") == [(0,)]
+    assert scns.sql("SELECT COUNT(*) FROM allocations WHERE released_time IS NULL") == [(4,)]
+    assert scns.sql("SELECT COUNT(*) FROM core_claims") == [(4,)]  # the four still running
 
     after = snapshot(scns)
     again = scns.run(*args)
     assert again.stdout.startswith("cleanup: fixed 0 stuck job(s), released 0 leaked")
     assert "marked 0 node(s) down" in again.stdout and "purged 0 old job(s)" in again.stdout
     assert snapshot(scns) == after
+    for proc in scns.alive.values():
+        assert proc.poll() is None
+        proc.kill()
+        proc.wait()
 
 
 def test_cleanup_rejects_bad_ages(scns: Scns) -> None:

@@ -42,3 +42,17 @@ def test_a_broken_config_file_is_one_clear_error(tmp_path) -> None:
     (tmp_path / "scns.toml").write_text("this is = not toml [")
     with pytest.raises(InvalidInput, match=r"scns\.toml"):
         paths.read_config({"SCNS_HOME": str(tmp_path)})
+
+
+def test_the_fast_paths_know_every_setting_and_nothing_else() -> None:
+    assert frozenset(Settings.model_fields) == paths.SETTING_NAMES
+
+
+def test_an_unknown_config_key_is_refused_naming_the_key_and_the_file(tmp_path) -> None:
+    (tmp_path / "scns.toml").write_text("kill_wait_s = 7\nschedular_policy = 'fifo'\n")
+    with pytest.raises(InvalidInput) as caught:
+        paths.read_config({"SCNS_HOME": str(tmp_path)})
+    message = str(caught.value)
+    assert message == (f"unknown key 'schedular_policy' in {tmp_path}/scns.toml"
+                       " (did you mean scheduler_policy?)")  # fmt: skip
+    assert "\n" not in message
