@@ -56,6 +56,9 @@ def job_dict(job: Job, now: float) -> dict[str, Any]:
         "workdir": job.workdir,
         "stdout_path": job.stdout_path,
         "stderr_path": job.stderr_path,
+        "max_rss_bytes": job.max_rss_bytes,  # sacct's MaxRSS, from the job's cgroup
+        "cpu_user_s": job.cpu_user_s,  # with cpu_system_s: sacct's TotalCPU
+        "cpu_system_s": job.cpu_system_s,
     }
 
 
@@ -122,6 +125,7 @@ def query_text(job: Job, now: float) -> str:
         f"   SubmitTime={d['submit_time']} StartTime={d['start_time'] or _expected(d)}"
         f" EndTime={d['end_time'] or 'Unknown'}",
         f"   NodeList={job.node or '(null)'} CPU_IDs={job.cpu_ids or '(null)'}",
+        *_usage_line(job),
         f"   WorkDir={job.workdir or _HIDDEN}",
         f"   StdOut={job.stdout_path or _HIDDEN}",
         f"   StdErr={job.stderr_path or _HIDDEN}",
@@ -134,6 +138,18 @@ def query_text(job: Job, now: float) -> str:
 
 
 _HIDDEN = "(hidden: not your job)"
+
+
+def _usage_line(job: Job) -> list[str]:
+    """MaxRSS and TotalCPU as sacct shows them, once the job has been measured."""
+    if job.max_rss_bytes is None and job.cpu_user_s is None:
+        return []
+    rss = "-" if job.max_rss_bytes is None else f"{job.max_rss_bytes // 1024}K"
+    cpu = (job.cpu_user_s or 0.0) + (job.cpu_system_s or 0.0)
+    return [
+        f"   MaxRSS={rss} TotalCPU={cpu:.2f}s UserCPU={job.cpu_user_s or 0.0:.2f}s"
+        f" SystemCPU={job.cpu_system_s or 0.0:.2f}s"
+    ]
 
 
 def _expected(d: dict) -> str:

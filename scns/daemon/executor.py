@@ -20,7 +20,7 @@ from scns.daemon.outcome import Ending, outcome
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.job import Job
-from scns.exec import process
+from scns.exec import cgroups, process
 from scns.exec.accounts import account_variables
 from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned, StartFailure
 
@@ -39,6 +39,8 @@ class Tracked:
     kill_at: float | None = None
     mem_limit_kb: int = 0
     script: str | None = None  # the script file it shares with its array's other tasks
+    epoch: int = 0  # the allocation this node holds (the job's restarts count): its fence
+    cgroup: cgroups.JobCgroup | None = None  # None: process-group tracking
     extra: dict = field(default_factory=dict)
 
 
@@ -57,6 +59,10 @@ class Executor:
         self.statuses = os.path.join(run_dir, "status", node)
         for directory in (self.scripts, self.statuses):
             private_dir(directory)
+        # one cgroup per job where the host lets us (named apart per state directory: two
+        # test homes may both have a node n1), else process groups, the weaker fallback
+        self.containment = cgroups.detect(f"{node}-{_short_hash(run_dir)}")
+        self.pids_max: int | None = None
         self.tracked: dict[int, Tracked] = {}
         self.mem_check_due = 0.0
         self.arrays: dict[int, dict[str, int]] = {}
@@ -89,13 +95,17 @@ class Executor:
                 self.arrays[array_id] = sql.array_stats(tx, array_id)  # fixed at submit
             arrays = self.arrays
         spawned: list[tuple[Job, Spawned]] = []
-        failed: list[tuple[int, str]] = []
+        failed: list[tuple[int, str, int]] = []  # (job, reason, epoch)
         written: set[str] = set()
         for job in jobs:
             try:
                 spawned.append((job, self._spawn(job, payloads[job.id], arrays, written)))
             except LaunchError as exc:
-                failed.append((job.id, str(exc)))
+                failed.append((job.id, str(exc), job.restarts))
+        if spawned and _STOP_BEFORE_RUNNING:
+            # test-only pause point: freeze this daemon inside the launch window (wrappers
+            # spawned, RUNNING not recorded), as a SIGSTOP, a GC or a VM pause would
+            os.kill(os.getpid(), signal.SIGSTOP)
         try:
             return self._commit_starts(spawned, failed)
         finally:
@@ -137,6 +147,7 @@ class Executor:
         for suffix in _STATUS_FILES:
             remove_planted(status_path + suffix)
         env = job_environment(job, env_json, self.node, arrays.get(job.array_job_id))
+        procs = self._make_cgroup(job)
         groups: tuple[int, ...] = ()
         if job.uid != me:
             env.update(account_variables(job.uid))
@@ -155,8 +166,21 @@ class Executor:
             gid=job.gid,
             groups=groups,
             umask=job.umask,
+            cgroup_procs=procs,
         )
         return process.spawn(spec)
+
+    def _make_cgroup(self, job: Job) -> list[str]:
+        """The job's cgroup, limits set, before anything of it runs (no cgroup: [])."""
+        if self.containment is None:
+            return []
+        mem = job.mem_mb * 1024 * 1024 if job.mem_mb else None
+        try:
+            group = self.containment.create(_cgroup_name(job.id), job.cpu_id_list, mem,
+                                            self.pids_max)  # fmt: skip
+        except OSError as exc:
+            raise LaunchError(f"cannot create the job's cgroup: {exc.strerror or exc}") from None
+        return group.procs_files
 
     def _script_path(self, job: Job) -> str:
         return os.path.join(self.scripts, str(job.array_job_id or job.id))
@@ -173,9 +197,10 @@ class Executor:
         try:
             self._record_starts(spawned, failed, winners, now)
         except BaseException:
-            for _job, proc in spawned:  # nothing recorded: none of them may run
+            for job, proc in spawned:  # nothing recorded: none of them may run
                 proc.abort()
                 self._reap_aborted(proc)
+                self._drop_cgroup(job.id)
             raise
         started = []
         for job, proc in winners:
@@ -183,16 +208,19 @@ class Executor:
             deadline = now + job.time_limit_s if job.time_limit_s else None
             entry = self._track(job.id, proc.pid, proc.start_ticks, deadline, proc)
             entry.mem_limit_kb = job.mem_mb * 1024
+            entry.epoch = job.restarts
+            entry.cgroup = self._cgroup_of(job.id)
             self._use_script(entry, self._script_path(job))
             started.append(entry)
             log("job_started", job=job.id, pid=proc.pid, cpus=job.cpu_ids)
-        for job_id, reason in failed:
+        for job_id, reason, _epoch in failed:
             log("job_failed_to_start", job=job_id, reason=reason)
-        self._note_launched([job.id for job, _proc in spawned] + [i for i, _r in failed], now)
+        self._note_launched([job.id for job, _proc in spawned] + [f[0] for f in failed], now)
         won = {job.id for job, _proc in winners}
         for job, proc in spawned:
             if job.id not in won:
                 self._reap_aborted(proc)
+                self._drop_cgroup(job.id)
         return started
 
     def _record_starts(self, spawned, failed, winners, now: float) -> None:
@@ -200,15 +228,19 @@ class Executor:
         single = len(spawned) == 1 and not failed
         with self.db.autocommit() if single else self.db.write() as tx:
             for job, proc in spawned:
-                if sql.mark_running(tx, job.id, proc.pid, proc.start_ticks, now):
+                if sql.mark_running(tx, job.id, proc.pid, proc.start_ticks, now,
+                                    held_by=(self.node, job.restarts)):  # fmt: skip
                     winners.append((job, proc))
                 else:  # cancelled or requeued while we spawned: it must never run
+                    # (a cancel; or this node stalled, was declared down and the job moved:
+                    # the fence keeps this from touching the allocation another node holds)
                     proc.abort()
                     sql.finish(tx, job.id, expected=["CONFIGURING"], state="CANCELLED", now=now,
-                               reason="cancelled before start")  # fmt: skip
-            for job_id, reason in failed:
+                               reason="cancelled before start",
+                               held_by=(self.node, job.restarts))  # fmt: skip
+            for job_id, reason, epoch in failed:
                 sql.finish(tx, job_id, expected=["CONFIGURING"], state="FAILED", now=now,
-                           reason=reason)  # fmt: skip
+                           reason=reason, held_by=(self.node, epoch))  # fmt: skip
             if failed:
                 sql.notify(tx)
 
@@ -241,9 +273,22 @@ class Executor:
         return len(done)
 
     def _exit_status(self, entry: Tracked):
+        """The job's end once its supervisor has ended and its cgroup is empty."""
+        status = self._supervisor_status(entry)
+        if status is _STILL_RUNNING or entry.cgroup is None:
+            return status
+        if not entry.cgroup.is_empty():  # what it left behind (setsid, double forks) goes
+            entry.cgroup.kill()
+            if not _wait_empty(entry.cgroup, 0.5):
+                entry.extra["draining"] = True  # still dying: look again soon
+                return _STILL_RUNNING
+        entry.extra.pop("draining", None)
+        return status
+
+    def _supervisor_status(self, entry: Tracked):
         status_path = os.path.join(self.statuses, str(entry.job_id))
-        if "status" in entry.extra:  # reaped earlier, but the database write failed
-            return entry.extra["status"]
+        if "status" in entry.extra:  # reaped earlier (the cgroup was draining, or the
+            return entry.extra["status"]  # database write failed)
         if entry.spawned is not None:
             try:
                 pid, wait_status = os.waitpid(entry.pid, os.WNOHANG)
@@ -254,22 +299,32 @@ class Executor:
             entry.spawned.popen.returncode = -1 if wait_status is None else wait_status
             recorded = process.read_status(status_path)
             if not isinstance(recorded, (ExitStatus, StartFailure)):
-                recorded = None if wait_status is None else ExitStatus.from_wait_status(wait_status)
+                # the supervisor always records the end unless it was itself killed: what
+                # the job would have exited with is unknown, and the record says so
+                recorded = None
             entry.extra["status"] = recorded
+            entry.extra["ended_at"] = process.status_time(status_path)
             return recorded
         if process.is_alive(entry.pid, entry.start_ticks):
             return _STILL_RUNNING
         recorded = process.read_status(status_path)
-        return recorded if isinstance(recorded, (ExitStatus, StartFailure)) else None
+        recorded = recorded if isinstance(recorded, (ExitStatus, StartFailure)) else None
+        entry.extra["status"] = recorded
+        # adopted: the end happened while no daemon watched; the record says when
+        entry.extra["ended_at"] = process.status_time(status_path)
+        return recorded
 
     def _finalise(self, done: list[tuple[Tracked, ExitStatus | None]]) -> None:
         now = time.time()
         with self.db.autocommit() if len(done) == 1 else self.db.write() as tx:
             for entry, status in done:
-                state, code, sig, reason = outcome(status, Ending(entry.ending))
-                won = sql.finish(tx, entry.job_id, expected=["RUNNING"], state=state, now=now,
+                ending, usage = self._measure(entry)
+                state, code, sig, reason = outcome(status, Ending(ending))
+                ended = min(now, entry.extra.get("ended_at") or now)
+                won = sql.finish(tx, entry.job_id, expected=["RUNNING"], state=state, now=ended,
                                  exit_code=code, signal=sig, reason=reason,
-                                 wake=f"sched@{self.node}")  # fmt: skip
+                                 wake=f"sched@{self.node}", held_by=(self.node, entry.epoch),
+                                 usage=usage)  # fmt: skip
                 entry.extra["final"] = (state, code, sig, won)
         for entry, _status in done:
             self._forget(entry)
@@ -277,8 +332,32 @@ class Executor:
             log("job_ended", job=entry.job_id, state=state, exit_code=code, signal=sig,
                 recorded=won)  # fmt: skip
 
+    def _measure(self, entry: Tracked):
+        """(how the job ended, what it used): an OOM kill inside its cgroup is
+        OUT_OF_MEMORY, read from the cgroup's events, not guessed from a signal."""
+        if entry.cgroup is None:
+            return entry.ending, None
+        ending = entry.ending
+        if ending is None and entry.cgroup.oom_kills():
+            ending = "OUT_OF_MEMORY"
+        return ending, entry.cgroup.usage().as_tuple()
+
+    def _cgroup_of(self, job_id: int) -> cgroups.JobCgroup | None:
+        if self.containment is None:
+            return None
+        return self.containment.job(_cgroup_name(job_id))
+
+    def _drop_cgroup(self, job_id: int) -> None:
+        group = self._cgroup_of(job_id)
+        if group is not None and group.exists():
+            group.kill()
+            _wait_empty(group, 1.0)
+            group.remove()
+
     def _forget(self, entry: Tracked) -> None:
         self.tracked.pop(entry.job_id, None)
+        if entry.cgroup is not None:
+            entry.cgroup.remove()
         if entry.pidfd is not None:
             # unregister before close: a reused fd number must not inherit a dead watch
             self.selector.unregister(entry.pidfd)
@@ -302,6 +381,8 @@ class Executor:
         for entry in self.tracked.values():
             if entry.kill_at is not None and now >= entry.kill_at:
                 process.signal_group(entry.pid, signal.SIGKILL)
+                if entry.cgroup is not None:
+                    entry.cgroup.kill()
                 entry.kill_at = None
             elif entry.ending is None and entry.deadline is not None and now >= entry.deadline:
                 self._terminate(entry, "TIMEOUT", now)
@@ -318,13 +399,18 @@ class Executor:
         entry.ending = ending
         entry.kill_at = now + self.kill_wait_s
         process.signal_group(entry.pid, signal.SIGTERM)
+        if entry.cgroup is not None:  # also what left the process group (setsid)
+            entry.cgroup.signal(signal.SIGTERM)
         log("job_signalled", job=entry.job_id, signal="TERM", why=ending)
 
     def next_timer(self) -> float | None:
         """The earliest wall-clock time at which enforce() has something to do."""
         times = [e.kill_at for e in self.tracked.values() if e.kill_at is not None]
+        if any("draining" in e.extra for e in self.tracked.values()):
+            times.append(time.time() + 0.1)
         times += [e.deadline for e in self.tracked.values() if e.deadline and e.ending is None]
-        if any(e.mem_limit_kb and e.ending is None for e in self.tracked.values()):
+        if any(e.mem_limit_kb and e.ending is None and e.cgroup is None
+               for e in self.tracked.values()):  # fmt: skip
             times.append(self.mem_check_due)
         return min(times, default=None)
 
@@ -335,7 +421,8 @@ class Executor:
         sampled every MEM_CHECK_S; a job over its --mem is killed and ends OUT_OF_MEMORY.
         (An rlimit could not tell us the job died for memory; polling can.)
         """
-        limited = [e for e in self.tracked.values() if e.mem_limit_kb and e.ending is None]
+        limited = [e for e in self.tracked.values()
+                   if e.mem_limit_kb and e.ending is None and e.cgroup is None]  # fmt: skip
         if not limited or now < self.mem_check_due:
             return
         self.mem_check_due = now + MEM_CHECK_S
@@ -363,6 +450,9 @@ class Executor:
             deadline = job.start_time + job.time_limit_s if job.time_limit_s else None
             entry = self._track(job.id, job.pid, job.pid_start_ticks, deadline)
             entry.mem_limit_kb = job.mem_mb * 1024
+            entry.epoch = job.restarts
+            group = self._cgroup_of(job.id)
+            entry.cgroup = group if group is not None and group.exists() else None
             self._use_script(entry, self._script_path(job))
             recorded = process.read_status(os.path.join(self.statuses, str(job.id)))
             if recorded == "aborted":
@@ -378,6 +468,8 @@ class Executor:
         status_path = os.path.join(self.statuses, str(entry.job_id))
         if process.is_job_supervisor(entry.pid, entry.start_ticks, status_path):
             process.signal_group(entry.pid, signal.SIGKILL)
+        if entry.cgroup is not None:
+            entry.cgroup.kill()
         self._forget(entry)
         log("orphan_killed", job=entry.job_id, pid=entry.pid)
 
@@ -389,6 +481,22 @@ class Executor:
             if pid not in known:
                 process.signal_group(pid, signal.SIGKILL)
                 log("orphan_killed", job=job_id, pid=pid)
+        if self.containment is None:
+            return
+        tracked = {_cgroup_name(i) for i in self.tracked}
+        for name in self.containment.names():
+            if name not in tracked:  # a job cgroup nobody runs here: whatever is in it goes
+                group = self.containment.job(name)
+                if not group.is_empty():
+                    log("orphan_killed", cgroup=name, pids=len(group.pids()))
+                group.kill()
+                _wait_empty(group, 1.0)
+                group.remove()
+
+    def close(self) -> None:
+        """The daemon stops (its jobs run on): tidy this node's cgroup directories if empty."""
+        if self.containment is not None and not self.tracked:
+            self.containment.close()
 
     def expire_scripts(self, now: float) -> None:
         """Remove script copies no job has used for SCRIPT_KEEP_S."""
@@ -422,6 +530,29 @@ class Executor:
 
 
 _STILL_RUNNING = object()
+_STOP_BEFORE_RUNNING = os.environ.get("SCNS_TEST_STOP_BEFORE_RUNNING") == "1"
+
+
+def _cgroup_name(job_id: int) -> str:
+    return f"job{job_id}"
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def _wait_empty(group: cgroups.JobCgroup, timeout_s: float) -> bool:
+    """Killed processes take a moment to go (longer in uninterruptible sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not group.is_empty():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
 MEM_CHECK_S = 0.5
 _LAUNCHED_KEPT = 4096
 SCRIPT_KEEP_S = 2.0

@@ -56,10 +56,11 @@ class RequestServer:
         log("socket_listening", path=self.path)
 
     def close(self) -> None:
+        """Stop serving. The socket file stays: a client then hears "no scns daemon at
+        PATH" instead of silently falling back to a personal database; the next start
+        replaces it."""
         self._closing = True
         if self.sock is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
             self.sock.close()
@@ -89,7 +90,8 @@ class RequestServer:
                 creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                         struct.calcsize("3i"))  # fmt: skip
                 _pid, uid, gid = struct.unpack("3i", creds)
-                op, args = protocol.parse_request(_read_request(conn))
+                deadline = time.monotonic() + REQUEST_TIMEOUT_S
+                op, args = protocol.parse_request(_read_request(conn, deadline))
                 reply = self._answer(op, args, uid, gid)
             except ScnsError as exc:
                 reply = protocol.error_line(str(exc), type(exc).__name__)
@@ -122,10 +124,15 @@ class RequestServer:
         return db
 
 
-def _read_request(conn: socket.socket) -> bytes:
+def _read_request(conn: socket.socket, deadline: float) -> bytes:
+    """The whole request within the deadline (a client trickling bytes is cut off too)."""
     chunks: list[bytes] = []
     size = 0
     while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise protocol.ProtocolError(f"request not received within {REQUEST_TIMEOUT_S:.0f} s")
+        conn.settimeout(left)
         chunk = conn.recv(1 << 16)
         if not chunk:
             break

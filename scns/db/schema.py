@@ -66,6 +66,9 @@ jobs = Table(
     Column("cancel_requested", Integer, nullable=False, server_default="0"),
     Column("restarts", Integer, nullable=False, server_default="0"),
     Column("umask", Integer),
+    Column("max_rss_bytes", BigInteger),
+    Column("cpu_user_s", Float),
+    Column("cpu_system_s", Float),
     sqlite_autoincrement=True,
 )
 # The scheduler reads the head of the runnable queue in priority order; this partial index
@@ -97,6 +100,7 @@ nodes = Table(
     Column("started_time", Float),
     Column("heartbeat_time", Float),
     Column("version", String(32)),
+    Column("containment", String(32)),
 )
 
 # One row per job that holds resources; the partial unique index is the

@@ -128,8 +128,16 @@ class Job(Record):
         "cancel_requested",
         "restarts",
         "umask",
+        "max_rss_bytes",
+        "cpu_user_s",
+        "cpu_system_s",
     )
-    _defaults = {"umask": None}  # noqa: RUF012 - rows from before revision 0002 have none
+    _defaults = {  # noqa: RUF012 - measured at the end; older rows have none
+        "umask": None,
+        "max_rss_bytes": None,
+        "cpu_user_s": None,
+        "cpu_system_s": None,
+    }
     id: int
     name: str
     user_name: str
@@ -172,6 +180,9 @@ class Job(Record):
     cancel_requested: int
     restarts: int
     umask: int | None
+    max_rss_bytes: int | None
+    cpu_user_s: float | None
+    cpu_system_s: float | None
 
     @property
     def display_id(self) -> str:

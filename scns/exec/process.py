@@ -38,9 +38,12 @@ exec 3>&-
 exec "$@" </dev/null
 """
 
-# The supervisor: "$1" status file, "$2" script, then the command that becomes the job, or
-# "-" and the job side's arguments when no change of user is needed (a subshell then runs
-# the job side: a fork, not another exec of the shell).
+# The supervisor: "$1" status file, "$2" script, "$3" the job cgroup's cgroup.procs files
+# (colon-separated, or empty: process-group tracking), then the command that becomes the
+# job, or "-" and the job side's arguments when no change of user is needed (the subshell
+# then runs the job side itself: a fork, not another exec of the shell). The subshell joins
+# the job's cgroup (writing "0" moves the writer) before anything of the job runs; the
+# supervisor stays outside, so it outlives a kill of the whole cgroup and records the end.
 # It runs as the daemon's user (root in system mode), so the job's user can neither signal,
 # ptrace nor write it, and it records the job's end in a directory only the daemon can
 # write. It opens the script (fd 4, for a job that cannot reach the state directory) and the
@@ -51,11 +54,20 @@ SUPERVISOR = (
     "unset IFS\njob_side() {\n"
     + JOB_SIDE
     + "}\n"
-    + r"""status=$1 script=$2; shift 2
+    + r"""status=$1 script=$2 cgroup=$3
+shift 3
+join() {
+  IFS=:
+  for f in $cgroup; do
+    echo 0 >"$f" 2>/dev/null || {
+      printf 'nocgroup\n%s\n%s\n' "$f" "cannot join the job's cgroup" >&3; exit 0; }
+  done
+  unset IFS
+}
 command exec 4<"$script" 3>"$status.why" || {
   printf 'nofile\n%s\n%s\n' "$script" "cannot open the job script" >"$status"; exit 0; }
 trap : TERM INT HUP
-if [ "$1" = - ]; then shift; (job_side "$@"); else "$@"; fi
+if [ "$1" = - ]; then shift; (join; job_side "$@"); else (join; exec "$@"); fi
 rc=$?
 exec 3>&- 4<&-
 if [ -s "$status.why" ]; then
@@ -116,12 +128,6 @@ class ExitStatus:
             return cls(None, rc - 128)
         return cls(rc, None)
 
-    @classmethod
-    def from_wait_status(cls, status: int) -> ExitStatus:
-        if os.WIFSIGNALED(status):
-            return cls(None, os.WTERMSIG(status))
-        return cls.from_shell_rc(os.WEXITSTATUS(status))
-
 
 @dataclass
 class Spawned:
@@ -160,6 +166,7 @@ class LaunchSpec:
     gid: int | None = None
     groups: Sequence[int] = ()
     umask: int | None = None
+    cgroup_procs: Sequence[str] = ()  # the job cgroup's cgroup.procs files to join
 
 
 class LaunchError(Exception):
@@ -186,7 +193,7 @@ def spawn(spec: LaunchSpec) -> Spawned:
     try:
         popen = subprocess.Popen(
             ["/bin/sh", "-c", SUPERVISOR, "scns-job", spec.status_path, spec.script_path,
-             *command],
+             ":".join(spec.cgroup_procs), *command],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -227,6 +234,15 @@ def _write_environment(path: str, env: Mapping[str, str]) -> None:
         os.close(fd)
 
 
+def status_time(path: str) -> float | None:
+    """When the supervisor recorded the end (the status file's mtime): the job's true end,
+    also for a daemon that reads it much later."""
+    try:
+        return os.stat(path, follow_symlinks=False).st_mtime
+    except OSError:
+        return None
+
+
 def read_status(path: str) -> ExitStatus | StartFailure | str | None:
     """The wrapper's record: an ExitStatus, a StartFailure or "aborted" (the job never ran),
     or None (not written yet)."""
@@ -248,6 +264,9 @@ def read_status(path: str) -> ExitStatus | StartFailure | str | None:
     if text.startswith("nofile\n"):  # "nofile", the path, the shell's reason: 3 lines
         _, path, why = [*text.split("\n"), "", ""][:3]
         return StartFailure(f"cannot open output file {path[:4096]}: {why[:200] or 'cannot open'}")
+    if text.startswith("nocgroup\n"):
+        _, path, why = [*text.split("\n"), "", ""][:3]
+        return StartFailure(f"cannot contain the job: {why[:200]} ({path[:4096]})")
     if text.startswith("nochdir\n"):
         _, path, why = [*text.split("\n"), "", ""][:3]
         return StartFailure(

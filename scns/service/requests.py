@@ -18,6 +18,8 @@ from scns.domain.rights import Access, Caller, is_operator, may_list, may_see_de
 from scns.errors import InvalidInput, NotFound
 from scns.service.limits import SubmitLimits
 
+SCRIPT_MAX_CHARS = 10 * 1024 * 1024  # the batch script limit (build_request checks bytes)
+
 # shown only to a job's owner and operators
 PRIVATE_FIELDS = ("script", "argv", "environment", "workdir", "stdout_path", "stderr_path")
 
@@ -60,12 +62,14 @@ class _Args:
     def __init__(self, raw: Mapping) -> None:
         self.raw = raw
 
-    def text(self, name: str, *, optional: bool = False) -> str | None:
+    def text(self, name: str, *, optional: bool = False, max_len: int = 1 << 16) -> str | None:
         value = self.raw.get(name)
         if value is None and optional:
             return None
-        if not isinstance(value, str) or len(value) > 1 << 20:
+        if not isinstance(value, str):
             raise InvalidInput(f"malformed request: {name} must be a string")
+        if len(value) > max_len:
+            raise InvalidInput(f"malformed request: {name} is longer than {max_len} characters")
         return value
 
     def texts(self, name: str) -> list[str]:
@@ -104,8 +108,8 @@ def _submit(db: Database, caller: Caller, site: Site, args: _Args, now: float):
         raise InvalidInput("malformed request: umask out of range")
     env = {**env, **account_variables(caller.uid)}  # `~` is the caller's home, not root's
     ctx = SubmitContext(cwd=cwd, env=env, now=now, umask=umask)
-    request = build_request(args.texts("args"), ctx, script_text=args.text("script", optional=True),
-                            check_paths=False)  # fmt: skip
+    script = args.text("script", optional=True, max_len=SCRIPT_MAX_CHARS)
+    request = build_request(args.texts("args"), ctx, script_text=script, check_paths=False)
     who = Submitter(caller.user_name, caller.uid, caller.gid)
     done = store(db, request, ctx, who, limits=site.limits, caller=caller, check_paths=False)
     return {"job_id": done.job_id, "tasks": done.tasks, "warnings": list(done.warnings),
@@ -148,9 +152,22 @@ def _queue(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     return {"rows": [list(r) for r in queue_table(db, **options)]}
 
 
+def _hide_others(db: Database, caller: Caller, site: Site, texts: list[str]) -> None:
+    """With private data, another user's job does not exist for the caller, also when the
+    caller tries to change it ("no such job", not "not yours")."""
+    if not site.access.private_data or caller.is_operator:
+        return
+    from scns.service.jobs import parse_job_ref, resolve
+
+    for text in texts:
+        for job in resolve(db, parse_job_ref(text)):
+            _visible(job, caller, site)
+
+
 def _cancel(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     from scns.service.jobs import cancel
 
+    _hide_others(db, caller, site, args.texts("job_ids"))
     results = cancel(db, args.texts("job_ids"), now, caller=caller)
     return [{"job": r.job, "outcome": r.outcome} for r in results]
 
@@ -159,6 +176,7 @@ def _control(action: str) -> Callable:
     def run(db: Database, caller: Caller, site: Site, args: _Args, now: float):
         from scns.service import control
 
+        _hide_others(db, caller, site, args.texts("job_ids"))
         results = getattr(control, action)(db, args.texts("job_ids"), caller=caller)
         return [{"job": r.job, "outcome": r.outcome, "changed": r.changed, "state": r.state}
                 for r in results]  # fmt: skip
@@ -169,6 +187,7 @@ def _control(action: str) -> Callable:
 def _update(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     from scns.service import control
 
+    _hide_others(db, caller, site, [args.text("job_id")])
     time_set = args.flag("time_set")
     change = control.JobUpdate(args.number("priority"), args.number("nice"),
                                args.number("time_limit_s"), time_set=time_set)  # fmt: skip

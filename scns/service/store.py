@@ -76,7 +76,7 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter,
         if limits is not None and limits.max_jobs_per_user is not None:
             from scns.service.limits import check_user_jobs
 
-            held = sql.count_live_jobs(tx, who.uid)
+            held = sql.count_live_jobs(tx, who.uid, lock=True)
             check_user_jobs(held, len(tasks), who.user_name, limits)
         _check_fits(tx, request)
         _check_dependency(tx, request)

@@ -48,7 +48,16 @@ class System:
     def _serving(self, proc: subprocess.Popen, sock: str) -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"daemon exited with {proc.returncode}: {self.logs()}")
-        return os.path.exists(sock)
+        import socket
+
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.connect(sock)  # the file may be a stopped daemon's: wait for an answer
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
 
     def stop(self) -> None:
         for proc in self.daemons:

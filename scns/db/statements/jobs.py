@@ -126,8 +126,14 @@ def _listing_filter(states, include_finished: bool,
     return where, params
 
 
-def count_live_jobs(tx: Tx, uid: int) -> int:
-    """Pending and running jobs of one user (array tasks one by one), for max_jobs_per_user."""
+def count_live_jobs(tx: Tx, uid: int, *, lock: bool = False) -> int:
+    """Pending and running jobs of one user (array tasks one by one), for max_jobs_per_user.
+
+    ``lock``: hold the user's submit lock until the transaction ends, so two submits racing
+    on PostgreSQL cannot both count below the limit (SQLite's write lock already does).
+    """
+    if lock and tx.dialect == "postgresql":
+        tx.rows("SELECT pg_advisory_xact_lock(7310, :uid)", {"uid": uid})
     row = tx.one(f"SELECT COUNT(*) FROM jobs WHERE state IN {_LIVE} AND uid = :uid", {"uid": uid})
     return int(row[0]) if row else 0
 

@@ -106,14 +106,22 @@ def set_reasons(tx: Tx, changes: Sequence[tuple[int, str | None, float | None]])
     )
 
 
-def mark_running(tx: Tx, job_id: int, pid: int, ticks: int | None, now: float) -> bool:
-    """CONFIGURING -> RUNNING, unless a cancel got there first."""
+def mark_running(tx: Tx, job_id: int, pid: int, ticks: int | None, now: float, *,
+                 held_by: tuple[str, int] | None = None) -> bool:  # fmt: skip
+    """CONFIGURING -> RUNNING, unless a cancel got there first.
+
+    ``held_by`` (node, epoch) fences a node: only the allocation it read may start the job.
+    A requeue bumps the epoch (``restarts``), so a node that stalled mid-launch and was
+    declared down meanwhile finds nothing to start, even if the job came back to it.
+    """
     params = {"id": job_id, "pid": pid, "ticks": ticks, "now": now}
+    guard = _fence(params, held_by)
     if tx.dialect == "postgresql":
-        return _won_pg(tx, _MARK_RUNNING_PG, params)
+        return _won_pg(tx, _MARK_RUNNING_PG.format(guard=guard), params)
     won = tx.run(
         "UPDATE jobs SET state = 'RUNNING', pid = :pid, pid_start_ticks = :ticks,"
-        " start_time = :now WHERE id = :id AND state = 'CONFIGURING' AND cancel_requested = 0",
+        " start_time = :now WHERE id = :id AND state = 'CONFIGURING' AND cancel_requested = 0"
+        + guard,
         params,
     )
     if won == 1:
@@ -121,10 +129,18 @@ def mark_running(tx: Tx, job_id: int, pid: int, ticks: int | None, now: float) -
     return won == 1
 
 
+def _fence(params: dict, held_by: tuple[str, int] | None) -> str:
+    """The extra WHERE that ties a node's action to the allocation it holds."""
+    if held_by is None:
+        return ""
+    params["fence_node"], params["fence_epoch"] = held_by
+    return " AND node = :fence_node AND restarts = :fence_epoch"
+
+
 _MARK_RUNNING_PG = (
     "WITH j AS (UPDATE jobs SET state = 'RUNNING', pid = :pid, pid_start_ticks = :ticks,"
     " start_time = :now WHERE id = :id AND state = 'CONFIGURING' AND cancel_requested = 0"
-    " RETURNING id, start_time),"
+    "{guard} RETURNING id, start_time),"
     " e AS (INSERT INTO events (job_id, time, kind, detail)"
     " SELECT id, start_time, 'started', NULL FROM j)"
 )
@@ -141,19 +157,25 @@ def finish(
     signal: int | None = None,
     reason: str | None = None,
     wake: str | None = None,
+    held_by: tuple[str, int] | None = None,
+    usage: tuple[int | None, float | None, float | None] | None = None,
 ) -> bool:
     """Move a job to a terminal state and free what it held, if it is still in ``expected``.
 
-    ``wake``: a NOTIFY payload sent with the commit, as for allocate().
+    ``wake``: a NOTIFY payload sent with the commit, as for allocate(). ``held_by``: the
+    (node, epoch) fence of mark_running, for a node recording the end of its own run.
+    ``usage``: (peak memory bytes, user CPU s, system CPU s) measured for the run.
     """
     marks, params = in_clause("e", expected)
     params.update(id=job_id, state=state, now=now, code=exit_code, sig=signal, reason=reason,
                   kind=state.lower())  # fmt: skip
+    params["rss"], params["cpu_user"], params["cpu_sys"] = usage or (None, None, None)
+    guard = _fence(params, held_by)
     if tx.dialect == "postgresql":
-        return _won_pg(tx, _FINISH_PG.format(marks=marks), params, wake)
+        return _won_pg(tx, _FINISH_PG.format(marks=marks, guard=guard), params, wake)
     won = tx.run(
         "UPDATE jobs SET state = :state, end_time = :now, exit_code = :code, signal = :sig,"
-        f" reason = :reason WHERE id = :id AND state IN ({marks})",
+        f" reason = :reason, {_USAGE_SET} WHERE id = :id AND state IN ({marks}){guard}",
         params,
     )
     if won == 1:
@@ -162,9 +184,16 @@ def finish(
     return won == 1
 
 
+# a run that was not measured keeps what an earlier one recorded (never the case today)
+_USAGE_SET = (
+    "max_rss_bytes = COALESCE(:rss, max_rss_bytes), cpu_user_s = COALESCE(:cpu_user,"
+    " cpu_user_s), cpu_system_s = COALESCE(:cpu_sys, cpu_system_s)"
+)
 _FINISH_PG = (
     "WITH j AS (UPDATE jobs SET state = :state, end_time = :now, exit_code = :code,"
-    " signal = :sig, reason = :reason WHERE id = :id AND state IN ({marks})"
+    " signal = :sig, reason = :reason, "
+    + _USAGE_SET.replace("{", "{{").replace("}", "}}")
+    + " WHERE id = :id AND state IN ({marks}){guard}"
     " RETURNING id, end_time, reason),"
     " a AS (UPDATE allocations SET released_time = j.end_time FROM j"
     " WHERE allocations.job_id = j.id AND allocations.released_time IS NULL),"
