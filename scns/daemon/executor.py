@@ -219,6 +219,8 @@ class Executor:
         won = {job.id for job, _proc in winners}
         for job, proc in spawned:
             if job.id not in won:
+                log("job_start_lost", job=job.id, epoch=job.restarts,
+                    why="cancelled, or no longer allocated to this node")  # fmt: skip
                 self._reap_aborted(proc)
                 self._drop_cgroup(job.id)
         return started
