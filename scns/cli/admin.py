@@ -63,7 +63,8 @@ def cleanup(
 
 
 def health() -> None:
-    """Exit 0 when the database answers and at least one daemon's heartbeat is fresh.
+    """Exit 0 when the database answers, at least one daemon runs with a fresh heartbeat,
+    and no running daemon reports a failing step; else one line saying why.
 
     Example: scns health || systemctl restart scns
     """
@@ -77,10 +78,16 @@ def health() -> None:
     except ScnsError as exc:
         sys.stderr.write(f"scns health: unhealthy: {exc}\n")
         raise typer.Exit(1) from None
-    fresh = [n for n in nodes if n.state != "down"]
+    fresh = [n for n in nodes if n.is_live]  # stopped daemons do not count
     if not fresh:
         why = "no daemon has ever registered" if not nodes else "no daemon heartbeat is fresh"
         sys.stderr.write(f"scns health: unhealthy: {why} ({len(nodes)} node(s) known)\n")
+        raise typer.Exit(1)
+    failing = [n for n in fresh if n.failing]
+    if failing:
+        more = f" (and {len(failing) - 1} more node(s))" if len(failing) > 1 else ""
+        sys.stderr.write(f"scns health: unhealthy: node {failing[0].name}:"
+                         f" {failing[0].failing}{more}\n")  # fmt: skip
         raise typer.Exit(1)
     newest = min(n.heartbeat_age_s for n in fresh)
     sys.stdout.write(

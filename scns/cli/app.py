@@ -142,7 +142,11 @@ def daemon(
 def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """Nodes with total, allocated and idle CPUs, state and last heartbeat (like sinfo).
+    """Nodes with total, allocated and idle CPUs, state, last heartbeat and reason (like sinfo).
+
+    States: idle, mixed, allocated; drained or draining (`scns node drain`); down (stopped,
+    or its heartbeat is stale). REASON says why a node is down or drained, or what its
+    daemon reports failing.
 
     Example: scns info --json
     """
@@ -156,7 +160,7 @@ def info(
     if as_json:
         render.print_json([n.to_dict() for n in nodes])
         return
-    header = ("NODE", "STATE", "CPUS", "ALLOC", "IDLE", "MEMORY", "HEARTBEAT")
+    header = ("NODE", "STATE", "CPUS", "ALLOC", "IDLE", "MEMORY", "HEARTBEAT", "REASON")
     render.print_table(header, [n.row() for n in nodes])
 
 
@@ -181,12 +185,13 @@ def db_upgrade() -> None:
 
 def _register_more_commands() -> None:
     """Command groups that live in their own modules."""
-    from scns.cli import admin, control
+    from scns.cli import admin, control, nodes
     from scns.cli.simulate import simulate_command
 
     app.command("simulate")(simulate_command)
     control.register(app)
     admin.register(app)
+    nodes.register(app)
 
 
 _register_more_commands()

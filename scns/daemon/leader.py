@@ -1,11 +1,15 @@
 """What only the elected scheduler does: hold the lease, run passes, dispatch, repair.
 
 Leadership is a lease row renewed well before it expires; a daemon that cannot renew stops
-scheduling at once. Fail-over takes at most one lease period after the leader dies.
+scheduling at once. Fail-over takes at most one lease period after the leader dies, and
+none when the dead leader was this node's previous daemon on this machine: the holder names
+its node, host, pid and the process's start time, so a restarted daemon can prove it dead.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections import defaultdict
 
 from scns import wake
@@ -13,6 +17,7 @@ from scns.daemon.log import log
 from scns.daemon.scheduling import PassConfig, run_pass
 from scns.db import statements as sql
 from scns.db.engine import Database
+from scns.exec.process import is_alive, process_start_ticks
 from scns.service.recovery import fail_stale_nodes
 
 LEADER_LEASE = "scheduler"
@@ -22,11 +27,32 @@ FULL_PASS_EVERY_S = 1.0
 NODES_TTL_S = 1.0
 
 
+def lease_holder(node: str, host: str, pid: int | None = None) -> str:
+    """``node:host:pid:start-ticks:nonce``: names this very process (node names and host
+    names hold no colon)."""
+    pid = os.getpid() if pid is None else pid
+    ticks = process_start_ticks(pid)
+    return f"{node}:{host}:{pid}:{'-' if ticks is None else ticks}:{uuid.uuid4().hex[:8]}"
+
+
+def is_dead_predecessor(holder: str, node: str, host: str) -> bool:
+    """Whether ``holder`` is an earlier daemon of ``node`` on this host that is provably
+    gone: its pid no longer exists, or names a process that started at another time."""
+    parts = holder.split(":")
+    if len(parts) != 5 or parts[0] != node or parts[1] != host or not parts[2].isdigit():
+        return False  # another node, another machine, or an older holder format: wait
+    pid, ticks = int(parts[2]), parts[3]
+    if not ticks.isdigit():
+        return not is_alive(pid, None)
+    return not is_alive(pid, int(ticks))
+
+
 class Leader:
     def __init__(self, db: Database, node: str, holder: str, run_dir: str, config: PassConfig,
-                 lease_s: float, sender=None) -> None:  # fmt: skip
+                 lease_s: float, sender=None, host: str = "") -> None:  # fmt: skip
         self.db = db
         self.node = node
+        self.host = host
         self.holder = holder
         self.run_dir = run_dir
         self.config = config
@@ -42,19 +68,46 @@ class Leader:
         self._nodes_read_at = 0.0
 
     def keep_lease(self, now: float) -> bool:
+        """Take or renew the lease when due; an error stops scheduling at once (and is
+        raised, for the loop to report and back off)."""
         if now < self.lease_due:
             return self.is_leader
+        self.lease_due = now + self.lease_s / 3
         try:
             with self.db.write() as tx:
                 leader = sql.take_lease(tx, LEADER_LEASE, self.holder, now, self.lease_s)
-        except Exception as exc:
-            log("lease_failed", error=repr(exc))
-            leader = False
+                if not leader:
+                    leader = self._take_over(tx, now)
+        except Exception:
+            self._set_leader(False)
+            raise
+        self._set_leader(leader)
+        return leader
+
+    def _take_over(self, tx, now: float) -> bool:
+        """The lease of this node's previous daemon, proven dead, without waiting it out."""
+        previous = sql.lease_holder(tx, LEADER_LEASE)
+        if previous is None or not is_dead_predecessor(previous, self.node, self.host):
+            return False
+        if not sql.take_lease_from(tx, LEADER_LEASE, previous, self.holder, now, self.lease_s):
+            return False
+        log("lease_taken_over", previous=previous)
+        return True
+
+    def step_down(self) -> None:
+        """The lease could not be checked (its step failed, or backs off): stop scheduling
+        at once, and renew it at the next chance."""
+        self._set_leader(False)
+        self.lease_due = 0.0
+
+    def _set_leader(self, leader: bool) -> None:
         if leader != self.is_leader:
             log("leadership", node=self.node, leader=leader)
         self.is_leader = leader
-        self.lease_due = now + self.lease_s / 3
-        return leader
+
+    def forget_nodes(self) -> None:
+        """Re-read the nodes table at the next pass (an operator may have drained one)."""
+        self._node_rows = None
 
     def next_timer(self) -> float | None:
         """When the loop must wake for a full pass (only while pending reasons are stale)."""
@@ -93,7 +146,7 @@ class Leader:
         if now < self.repair_due:
             return
         self.repair_due = now + REPAIR_EVERY_S
-        failures = fail_stale_nodes(self.db, now, self.config.heartbeat_timeout_s)
+        failures = fail_stale_nodes(self.db, now, self.config.heartbeat_timeout_s, alive=self.node)
         if failures.nodes:
             self._node_rows = None
             log("nodes_down", nodes=",".join(failures.nodes), requeued=len(failures.requeued),

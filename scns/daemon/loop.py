@@ -2,8 +2,10 @@
 
 Wake-ups come from the wake socket (same machine), PostgreSQL NOTIFY and the RQ worker
 thread (other machines), pidfds (a job ended) and timers (limits, heartbeat, the fallback
-poll). Any step may fail (the database restarting, say): the loop logs it, backs off and
-carries on; running jobs are never touched by a failure here.
+poll). Each step fails on its own: an error in one (the database restarting, a full disk)
+never skips the others; the failing step backs off, is logged a few times a second at most
+and shows in the node's reason, which ``scns health`` reads. Running jobs are never touched
+by a failure here.
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ import selectors
 import signal
 import socket
 import time
-import uuid
 
 from scns import __version__, wake
 from scns.daemon.executor import Executor
-from scns.daemon.leader import Leader
-from scns.daemon.log import log
+from scns.daemon.leader import Leader, lease_holder
+from scns.daemon.log import StepHealth, describe, log
 from scns.daemon.scheduling import PassConfig
 from scns.db import statements as sql
-from scns.db.engine import Database
+from scns.db.engine import Database, DatabaseError
 from scns.settings import Settings
 
-RETRY_AFTER_ERROR_S = 1.0
 LOOK_AROUND_EVERY_S = 1.0
+PIDFD_QUIET_S = 0.1  # a job end not recorded after its pidfd fired: pidfds rest this long
+REPORT_BEAT_S = 1.0  # a change in the failing steps reaches the node row this soon at most
 
 
 class Daemon:
@@ -39,8 +41,15 @@ class Daemon:
         self.mem_mb = mem_mb
         self.stopping = False
         self.dirty = True  # something may have changed: look for work before sleeping
+        self.host = socket.gethostname()
+        self.steps = StepHealth()
+        self.adopt_due = True  # rebuild the process cache first (again after re-registering)
         self.heartbeat_due = 0.0
-        self.retry_at = 0.0
+        self.beat_at = 0.0
+        self.reported: str | None = None  # the failing steps the node row shows
+        self.pid_woke = False
+        self.pid_quiet_until = 0.0
+        self.watching_pids = False
         self.external = True  # woken from outside: look for cancels and others' allocations
         self.offered = False  # a NOTIFY said work was allocated here: launch it
         self.look_around_due = 0.0
@@ -50,12 +59,14 @@ class Daemon:
             max_jobs_examined=settings.max_jobs_examined,
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
         )
-        holder = f"{node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.leader = Leader(db, node, holder, settings.run_dir, config,
-                             settings.leader_lease_s, self._sender())  # fmt: skip
+        self.leader = Leader(db, node, lease_holder(node, self.host), settings.run_dir, config,
+                             settings.leader_lease_s, self._sender(), host=self.host)  # fmt: skip
         self.selector = selectors.DefaultSelector()
-        self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s, self.selector,
-                                 system=settings.system)  # fmt: skip
+        # Job pidfds wait in an epoll of their own, watched from the main one only while a
+        # job's end can be recorded: a dead job's pidfd stays readable until then.
+        self.pid_selector = selectors.DefaultSelector()
+        self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s,
+                                 self.pid_selector, system=settings.system)  # fmt: skip
         self.server = None
         self._signal_r, self._signal_w = socket.socketpair()
         self.listener = None
@@ -75,11 +86,7 @@ class Daemon:
         self._start()
         try:
             while not self.stopping:
-                try:
-                    self._wait()
-                except Exception as exc:
-                    log("wait_failed", error=repr(exc))
-                    self.retry_at = time.time() + RETRY_AFTER_ERROR_S
+                self._wait()
                 if not self.stopping:
                     self._step()
         finally:
@@ -94,20 +101,22 @@ class Daemon:
         self._register_node(time.time())
         self.waker = wake.WakeSocket(self.settings.run_dir, self.node)
         self.selector.register(self.waker, selectors.EVENT_READ, "wake")
-        self._listen()
+        self._run("listen", time.time(), self._listen, db=False)
         self._start_worker()
         self._serve()
         log("daemon_started", node=self.node, cpus=len(self.cpu_ids), mem_mb=self.mem_mb,
             pid=os.getpid(), database=self.db.dialect, policy=self.leader.config.policy,
             redis=bool(self.settings.redis_url))  # fmt: skip
-        self.executor.adopt()
 
     def _stop(self) -> None:
-        """Leave running jobs running: a restarted daemon adopts them."""
-        try:
-            self.leader.release()
-        except Exception as exc:
-            log("lease_release_failed", error=repr(exc))
+        """Leave running jobs running (a restarted daemon adopts them), but take the node
+        offline at once: nothing new is sent to it and ``scns health`` stops counting it."""
+        for what, action in (("offline", self._go_offline), ("lease_release", self.leader.release)):
+            try:
+                with self.db.session():
+                    action()
+            except Exception as exc:
+                log(f"{what}_failed", error=describe(exc))
         if self.server is not None:
             self.server.close()
         if self.worker is not None:
@@ -115,8 +124,24 @@ class Daemon:
         if self.listener is not None:
             self.listener.close()
         self.waker.close()
+        wake.notify(self.settings.run_dir)  # the leader places what this node gave back
+        self.executor.close()
         self.db.close()
         log("daemon_stopped", node=self.node, running_jobs=len(self.executor.tracked))
+
+    def _go_offline(self) -> None:
+        """DOWN ('stopped'), or still DRAIN; jobs allocated here but not started go back to
+        the queue (they never ran: no wrapper of ours is past "go" without RUNNING)."""
+        now = time.time()
+        with self.db.write() as tx:
+            if not sql.set_node_stopped(tx, self.node, os.getpid(), self.host):
+                return  # another daemon holds the node now
+            for job_id, _state, _requeue in sql.jobs_on_nodes(tx, [self.node], ["CONFIGURING"]):
+                if job_id not in self.executor.tracked:
+                    sql.requeue(tx, job_id, expected=["CONFIGURING"], now=now,
+                                reason="node stopped")  # fmt: skip
+            sql.notify(tx)
+        log("node_offline", node=self.node)
 
     def _on_signal(self, _signum, _frame) -> None:
         self.stopping = True
@@ -134,7 +159,7 @@ class Daemon:
 
     def _register_node(self, now: float) -> None:
         with self.db.write() as tx:
-            sql.upsert_node(tx, name=self.node, hostname=socket.gethostname(),
+            sql.upsert_node(tx, name=self.node, hostname=self.host,
                             cpu_ids=self.cpu_ids, mem_mb=self.mem_mb, pid=os.getpid(),
                             now=now, version=__version__)  # fmt: skip
             sql.notify(tx)
@@ -147,7 +172,9 @@ class Daemon:
 
         if self.listener is None:
             self.listener = Listener(self.settings.database_url)
-        if self.listener.conn is None and self.listener.connect():
+        if self.listener.conn is None:
+            if not self.listener.connect():  # it logged why
+                raise DatabaseError("cannot LISTEN for wake-ups")
             self.selector.register(self.listener.fd, selectors.EVENT_READ, "notify")
 
     def _serve(self) -> None:
@@ -186,15 +213,47 @@ class Daemon:
 
     def _wait(self) -> None:
         now = time.time()
-        timers = [self.heartbeat_due, now + self.settings.poll_interval_s, self.leader.lease_due]
-        for nxt in (self.executor.next_timer(), self.leader.next_timer()):
-            if nxt is not None:
-                timers.append(nxt)
-        if self.retry_at:
-            timers.append(self.retry_at)
-        timeout = 0 if self.dirty and not self.retry_at else max(0.0, min(timers) - now)
-        for key, _mask in self.selector.select(timeout):
-            self._on_event(key)
+        if not self.steps.may_run("wait", now):  # a selector failing at once must not spin
+            time.sleep(max(0.0, min(1.0, self.steps.retry_at("wait") - now)))
+            return
+        try:
+            self._watch_pids(now)
+            timeout = 0.0 if self.dirty else max(0.0, self._next_wake(now) - now)
+            for key, _mask in self.selector.select(timeout):
+                self._on_event(key)
+        except Exception as exc:
+            self.steps.failed("wait", exc, time.time())
+        else:
+            self.steps.succeeded("wait", now)
+
+    def _next_wake(self, now: float) -> float:
+        """The earliest timer, none before its step may run again: a failing step's timer
+        in the past must not turn the wait into a busy loop."""
+        steps = self.steps
+        timers = [now + self.settings.poll_interval_s,
+                  max(self.heartbeat_due, steps.retry_at("heartbeat")),
+                  max(self.leader.lease_due, steps.retry_at("lease"))]  # fmt: skip
+        for step, due in (("limits", self.executor.next_timer()),
+                          ("schedule", self.leader.next_timer())):  # fmt: skip
+            if due is not None:
+                timers.append(max(due, steps.retry_at(step)))
+        retry = steps.next_retry(now)
+        if retry is not None:
+            timers.append(retry)
+        if self.pid_quiet_until > now:
+            timers.append(self.pid_quiet_until)
+        return min(timers)
+
+    def _watch_pids(self, now: float) -> None:
+        """Watch job pidfds only while an end can be recorded (reaping is not backing off,
+        and the last pidfd wake-up was not in vain)."""
+        wanted = self.steps.may_run("reap", now) and now >= self.pid_quiet_until
+        if wanted != self.watching_pids:
+            if wanted:
+                self.selector.register(self.pid_selector, selectors.EVENT_READ, "pidfd")
+            else:
+                self.selector.unregister(self.pid_selector)
+            self.watching_pids = wanted
 
     def _on_event(self, key) -> None:
         if key.data == "wake":
@@ -206,6 +265,8 @@ class Daemon:
             # A start message for jobs a NOTIFY already made us launch needs no new look.
             if messaged and not self.stopping and self.executor.launched_lately(messaged):
                 return
+        elif key.data == "pidfd":
+            self.pid_woke = True
         elif key.data == "notify":
             try:
                 payloads = self.listener.drain()
@@ -246,51 +307,107 @@ class Daemon:
     def _step(self) -> None:
         now = time.time()
         self.dirty = False
-        try:
-            with self.db.session():
-                busy = self._turn(now)
-            self.retry_at = 0.0
-        except Exception as exc:
-            log("step_failed", error=repr(exc))
-            self.retry_at = time.time() + RETRY_AFTER_ERROR_S
-            busy = False
-        if busy:
+        pid_woke, self.pid_woke = self.pid_woke, False
+        if self._turn(now, pid_woke):
             self.dirty = True  # resources were freed or used: look again before sleeping
 
-    def _turn(self, now: float) -> bool:
-        """The named steps of one turn; True when something happened."""
-        ended = self.executor.collect_exited()
+    def _run(self, step: str, now: float, action, *args, db: bool = True):
+        """One named step; None while it backs off or when it fails (recorded, never raised).
+        A database step runs in a session, which hands its connection back after an error."""
+        if not self.steps.may_run(step, now):
+            return None
+        try:
+            if db:
+                with self.db.session():
+                    result = action(*args)
+            else:
+                result = action(*args)
+        except Exception as exc:
+            self.steps.failed(step, exc, time.time())
+            return None
+        self.steps.succeeded(step, now)
+        return result
+
+    def _turn(self, now: float, pid_woke: bool) -> bool:
+        """The named steps of one turn, each failing on its own; True when something happened."""
+        run = self._run
+        if self.adopt_due:
+            run("adopt", now, self._adopt)
+        ended = run("reap", now, self.executor.collect_exited)
+        if pid_woke and not ended:
+            self.pid_quiet_until = now + PIDFD_QUIET_S
         # Cancels and other daemons' allocations arrive with a wake-up; between those, a
         # turn caused by our own jobs ending only needs to look at what we ourselves did.
         look_around = self.external or now >= self.look_around_due
+        if self.external:
+            self.leader.forget_nodes()  # an operator may have drained a node
         if look_around:
             self.external = False
             self.look_around_due = now + LOOK_AROUND_EVERY_S
-            self.executor.apply_cancels(now)
-            self.executor.expire_scripts(now)
-        self.executor.enforce(now)
-        self.executor.watch_memory(now)
+            run("cancels", now, self.executor.apply_cancels, now)
+            run("scripts", now, self.executor.expire_scripts, now, db=False)
+        run("limits", now, self.executor.enforce, now, db=False)
+        run("memory", now, self.executor.watch_memory, now, db=False)
         mine: list[int] = []
-        if self.leader.keep_lease(now):
-            self.leader.repair(now)
-            mine = self.leader.schedule(now)
+        leading = run("lease", now, self.leader.keep_lease, now)
+        if leading:
+            run("repair", now, self.leader.repair, now)
+            mine = run("schedule", now, self.leader.schedule, now) or []
+        elif leading is None:
+            self.leader.step_down()
+        launched = run("launch", now, self._launch, look_around, mine)
+        if launched is None and (mine or look_around):
+            self.offered = True  # not launched (failing, or backing off): look at all next time
+        if self.steps.report("heartbeat") != self.reported:  # scns health reads it soon
+            self.heartbeat_due = min(self.heartbeat_due, max(now, self.beat_at + REPORT_BEAT_S))
+        run("heartbeat", now, self._heartbeat, now)
+        run("listen", now, self._listen, db=False)
+        return bool(ended or mine or launched)
+
+    def _adopt(self) -> None:
+        self.executor.adopt()
+        self.adopt_due = False
+
+    def _launch(self, look_around: bool, mine: list[int]) -> int:
+        """Everything allocated here after a wake-up from outside (or a launch that did not
+        happen), else only what this turn's own pass placed here."""
         if look_around or self.offered:
+            started = self.executor.launch_allocated()
             self.offered = False
-            launched = len(self.executor.launch_allocated())
         else:
-            launched = len(self.executor.launch_allocated(mine)) if mine else 0
-        started = len(mine)
-        self._heartbeat(now)
-        self._listen()
-        return bool(ended or started or launched)
+            started = self.executor.launch_allocated(mine) if mine else []
+        return len(started)
 
     def _heartbeat(self, now: float) -> None:
         if now < self.heartbeat_due:
             return
+        report = self.steps.report("heartbeat")
         with self.db.write() as tx:
-            alive = sql.heartbeat(tx, self.node, now)
-        if not alive:  # marked down while we were away: come back, adopt what we still see
-            log("node_reregistered", node=self.node)
-            self._register_node(now)
-            self.executor.adopt()
+            alive = sql.heartbeat(tx, self.node, now, pid=os.getpid(), hostname=self.host,
+                                  reason=report)  # fmt: skip
         self.heartbeat_due = now + self.settings.heartbeat_interval_s
+        self.beat_at = now
+        self.reported = report
+        if not alive:
+            self._come_back(now)
+
+    def _come_back(self, now: float) -> None:
+        """Our row was marked down, removed, or taken while we were away: register again
+        and adopt what we still see, unless another live daemon holds the node now."""
+        with self.db.read() as tx:
+            row = sql.get_node(tx, self.node)
+        if row is not None and _held_by_another(row, os.getpid(), self.host, now,
+                                                self.settings.heartbeat_timeout_s):  # fmt: skip
+            log("node_taken_over", node=self.node, pid=row["pid"], host=row["hostname"])
+            self.stopping = True
+            return
+        log("node_reregistered", node=self.node)
+        self._register_node(now)
+        self.adopt_due = True
+
+
+def _held_by_another(row: dict, pid: int, host: str, now: float, timeout_s: float) -> bool:
+    """A node row that another daemon, alive by its heartbeat, serves."""
+    fresh = row["heartbeat_time"] is not None and now - row["heartbeat_time"] < timeout_s
+    return (row["state"] in ("UP", "DRAIN") and row["pid"] is not None and fresh
+            and (row["pid"], row["hostname"]) != (pid, host))  # fmt: skip

@@ -28,11 +28,96 @@ def start(*, cpus: int | None, node: str | None, mem: str | None, system: bool =
     name = node or settings.node or socket.gethostname().split(".")[0]
     _check_node_name(name)
     mem_mb = _memory(mem, settings.mem_mb)
+    lock = hold_node(settings.run_dir, name)  # held until this process exits
     db = open_database(settings.database_url, pool=settings.pool)
     if db.dialect == "sqlite":
         db._synchronous = "NORMAL"  # type: ignore[attr-defined]
     ensure_schema(db)
-    Daemon(settings, db, name, cpu_ids, mem_mb).run()
+    check_node_row(db, name, settings.heartbeat_timeout_s)
+    warn_overcommit(db, name, len(cpu_ids), settings.heartbeat_timeout_s)
+    try:
+        Daemon(settings, db, name, cpu_ids, mem_mb).run()
+    finally:
+        os.close(lock)
+
+
+def hold_node(run_dir: str, name: str) -> int:
+    """One daemon per node name: an exclusive lock on ``run/node-<name>.lock``, which holds
+    the pid and host of its owner for the refusal. The kernel drops it when the process
+    ends, however it ends; jobs never inherit it (close-on-exec, and fcntl locks are not
+    inherited across fork)."""
+    import fcntl
+
+    path = os.path.join(run_dir, f"node-{name}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise _taken(name, holder) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+    return fd
+
+
+def check_node_row(db, name: str, timeout_s: float) -> None:
+    """Across machines (one PostgreSQL database): a node whose daemon elsewhere, or in
+    another home on this host, still heartbeats is taken."""
+    import time
+
+    from scns.db import statements as sql
+
+    with db.read() as tx:
+        row = sql.get_node(tx, name)
+    if row is None or not _is_live(row, time.time(), timeout_s):
+        return
+    if row["hostname"] == socket.gethostname() and not _is_daemon(row["pid"]):
+        return  # our own predecessor (the lock above proves it gone) or a reused pid
+    raise _taken(name, f"pid {row['pid']} on {row['hostname']}")
+
+
+def _taken(name: str, holder: str) -> InvalidInput:
+    return InvalidInput(f"node {name} is already served by a running daemon ({holder});"
+                        " stop it first, or give this one another --node")  # fmt: skip
+
+
+def _is_live(row: dict, now: float, timeout_s: float) -> bool:
+    """A node row that a daemon serves, by its pid and a fresh heartbeat."""
+    beat = row["heartbeat_time"]
+    return (row["pid"] is not None and row["state"] != "DOWN" and beat is not None
+            and now - beat < timeout_s)  # fmt: skip
+
+
+def _is_daemon(pid: int) -> bool:
+    """Whether ``pid`` is a live scns process other than this one."""
+    if pid == os.getpid():
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+        return b"scns" in command and b"daemon" in command
+    except OSError:
+        return False
+
+
+def warn_overcommit(db, name: str, cpus: int, timeout_s: float) -> None:
+    """Several nodes on one host are allowed (tests simulate clusters so), but say so in one
+    line when their CPUs add up beyond the machine's."""
+    import time
+
+    from scns.daemon.log import log
+    from scns.db import statements as sql
+
+    host, now = socket.gethostname(), time.time()
+    with db.read() as tx:
+        others = [n for n in sql.list_nodes(tx) if n["name"] != name
+                  and n["hostname"] == host and _is_live(n, now, timeout_s)]  # fmt: skip
+    total = cpus + sum(len([c for c in n["cpu_ids"].split(",") if c]) for n in others)
+    machine = os.cpu_count() or 1
+    if others and total > machine:
+        log("cpus_overcommitted", node=name, others=",".join(n["name"] for n in others),
+            cpus=total, machine_cpus=machine)  # fmt: skip
 
 
 def _check_config() -> None:

@@ -1,4 +1,4 @@
-"""Node state as users see it: sinfo's idle / mixed / allocated / down."""
+"""Nodes as users and operators see them: sinfo's states, and drain / resume / remove."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from scns.db import statements as sql
 from scns.db.engine import Database
+from scns.errors import InvalidInput
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 30.0
 
@@ -21,10 +22,21 @@ class NodeSummary:
     heartbeat_time: float | None
     heartbeat_age_s: float | None
     reason: str | None
+    drained: bool = False
 
     @property
     def idle(self) -> int:
         return max(0, self.cpus - self.allocated)
+
+    @property
+    def is_live(self) -> bool:
+        """A daemon serves it (a drained node's daemon too)."""
+        return self.state != "down"
+
+    @property
+    def failing(self) -> str | None:
+        """What the daemon of a live, undrained node reports failing (None: all is well)."""
+        return self.reason if self.is_live and not self.drained else None
 
     def to_dict(self) -> dict:
         from scns.cli.render import iso
@@ -40,22 +52,46 @@ class NodeSummary:
             "heartbeat_time": iso(self.heartbeat_time),
             "heartbeat_age_s": self.heartbeat_age_s,
             "reason": self.reason,
+            "drained": self.drained,
         }
 
     def row(self) -> tuple[str, ...]:
         age = "never" if self.heartbeat_age_s is None else f"{self.heartbeat_age_s:.0f}s ago"
         mem = f"{self.allocated_mem_mb}/{self.mem_mb}M" if self.mem_mb else "-"
         return (self.name, self.state, str(self.cpus), str(self.allocated), str(self.idle),
-                mem, age)  # fmt: skip
+                mem, age, self.reason or "")  # fmt: skip
 
 
-def node_state(is_down: bool, cpus: int, allocated: int) -> str:
-    """sinfo's names: down wins, then by how many CPUs are allocated."""
+def node_state(is_down: bool, cpus: int, allocated: int, drained: bool = False) -> str:
+    """sinfo's names: down wins, then drained (draining while jobs still run), then by how
+    many CPUs are allocated."""
     if is_down:
         return "down"
+    if drained:
+        return "draining" if allocated else "drained"
     if allocated == 0:
         return "idle"
     return "allocated" if allocated >= cpus else "mixed"
+
+
+def _offline_reason(node: dict, age: float | None, timeout_s: float) -> str | None:
+    """Why no daemon serves the node (None while one does)."""
+    if node["state"] == "DOWN":
+        return node["reason"] or "down"
+    if node["pid"] is None:
+        return "stopped"
+    if age is None or age >= timeout_s:
+        return "heartbeat stale"
+    return None
+
+
+def _shown_reason(reason: str | None, offline: str | None, state: str) -> str | None:
+    """A DOWN node's own reason; why another is offline (and still drained, if so)."""
+    if offline is None or state == "DOWN":
+        return reason
+    if state != "DRAIN":
+        return offline
+    return f"{offline}; drained: {reason}" if reason else f"{offline}; drained"
 
 
 def node_summaries(
@@ -70,8 +106,58 @@ def node_summaries(
         used, used_mem = allocated.get(node["name"], (0, 0))
         beat = node["heartbeat_time"]
         age = None if beat is None else round(max(0.0, now - beat), 1)
-        down = node["state"] != "UP" or age is None or age >= timeout_s
-        reason = node["reason"] or ("heartbeat stale" if down and node["state"] == "UP" else None)
-        out.append(NodeSummary(node["name"], node_state(down, cpus, used), cpus, used,
-                               node["mem_mb"], used_mem, beat, age, reason))  # fmt: skip
+        drained = node["state"] == "DRAIN"
+        offline = _offline_reason(node, age, timeout_s)
+        reason = _shown_reason(node["reason"], offline, node["state"])
+        state = node_state(offline is not None, cpus, used, drained)
+        out.append(NodeSummary(node["name"], state, cpus, used, node["mem_mb"], used_mem, beat,
+                               age, reason, drained))  # fmt: skip
     return out
+
+
+# ---- operators' changes ----------------------------------------------------------------
+
+
+def drain_node(db: Database, name: str, reason: str | None) -> None:
+    """No new jobs for the node; the ones running there finish. Outlives daemon restarts."""
+    with db.write() as tx:
+        if not sql.drain_node(tx, name, reason):
+            raise InvalidInput(f"no node named {name}")
+        sql.notify(tx, "nodes")
+
+
+def resume_node(db: Database, name: str) -> bool:
+    """Let a drained node take jobs again; False if it was not drained (nothing to do)."""
+    with db.write() as tx:
+        node = sql.get_node(tx, name)
+        if node is None:
+            raise InvalidInput(f"no node named {name}")
+        if node["state"] == "DOWN":
+            raise InvalidInput(f"node {name} is down ({node['reason'] or 'no reason'}):"
+                               " it comes back when its daemon starts")  # fmt: skip
+        resumed = sql.resume_node(tx, name)
+        sql.notify(tx, "nodes")
+    return resumed
+
+
+def remove_node(db: Database, name: str, now: float,
+                timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S) -> None:  # fmt: skip
+    """Forget a node that is gone: only when no job is allocated to it or runs there, and
+    no daemon serves it (a running daemon would register it again)."""
+    with db.write() as tx:
+        node = sql.get_node(tx, name)
+        if node is None:
+            raise InvalidInput(f"no node named {name}")
+        jobs = [j for j, _state, _rq in sql.jobs_on_nodes(tx, [name], ["CONFIGURING", "RUNNING"])]
+        if jobs:
+            listed = ", ".join(map(str, sorted(jobs)[:5])) + (", ..." if len(jobs) > 5 else "")
+            raise InvalidInput(f"node {name} still has {len(jobs)} job(s) ({listed}): drain it"
+                               " and let them finish, or cancel them")  # fmt: skip
+        beat = node["heartbeat_time"]
+        age = None if beat is None else now - beat
+        if _offline_reason(node, age, timeout_s) is None:
+            raise InvalidInput(f"node {name} is served by a running daemon (pid {node['pid']}"
+                               f" on {node['hostname']}): stop it first")  # fmt: skip
+        if not sql.delete_node(tx, name):
+            raise InvalidInput(f"node {name} got a job meanwhile: not removed")
+        sql.notify(tx, "nodes")

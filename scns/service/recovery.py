@@ -19,19 +19,24 @@ class NodeFailures:
     node_failed: list[int] = field(default_factory=list)
 
 
-def fail_stale_nodes(db: Database, now: float, timeout_s: float, *, dry_run: bool = False):
+def fail_stale_nodes(db: Database, now: float, timeout_s: float, *, dry_run: bool = False,
+                     alive: str | None = None):  # fmt: skip
     """Mark nodes with a stale heartbeat DOWN; requeue or NODE_FAIL what they held.
 
     A job allocated but never started goes back to PENDING (it cannot have run). A running
     job ends NODE_FAIL, or goes back to PENDING when it was submitted with --requeue; its
-    CPUs are released either way.
+    CPUs are released either way. ``alive``: the caller's own node, alive whatever its
+    heartbeat says (a daemon that cannot write its heartbeat, on a full disk say, must not
+    fail its own jobs).
     """
     result = NodeFailures()
     with db.write() as tx:
         stale = [
             n["name"]
             for n in sql.list_nodes(tx)
-            if n["state"] == "UP" and (n["heartbeat_time"] or 0) < now - timeout_s
+            if n["state"] == "UP"
+            and (n["heartbeat_time"] or 0) < now - timeout_s
+            and n["name"] != alive
         ]
         if not stale:
             return result

@@ -1,16 +1,28 @@
-"""Statements about nodes, the scheduler lease and wake-up notifications."""
+"""Statements about nodes, the scheduler lease and wake-up notifications.
+
+A node's ``state`` is UP (its daemon runs and takes work), DRAIN (an operator stopped new
+work; running jobs finish) or DOWN (stopped cleanly, or its heartbeat went stale). ``pid`` is
+NULL once its daemon stopped cleanly. On an UP node ``reason`` is what its daemon reports
+failing (NULL when all is well); on a DRAIN or DOWN node it says why.
+"""
 
 from __future__ import annotations
 
 from scns.db.engine import Tx
 
+NODE_COLUMNS = ("name", "hostname", "cpu_ids", "mem_mb", "state", "reason", "pid",
+                "started_time", "heartbeat_time", "version")  # fmt: skip
+
 
 def upsert_node(tx: Tx, *, name, hostname, cpu_ids, mem_mb, pid, now, version) -> None:
+    """Register a starting daemon's node: UP, or still DRAIN (a drain outlives restarts)."""
     tx.run(
         "INSERT INTO nodes (name, hostname, cpu_ids, mem_mb, state, reason, pid, started_time,"
         " heartbeat_time, version) VALUES (:name, :hostname, :cpu_ids, :mem_mb, 'UP', NULL,"
         " :pid, :now, :now, :version) ON CONFLICT (name) DO UPDATE SET hostname = :hostname,"
-        " cpu_ids = :cpu_ids, mem_mb = :mem_mb, state = 'UP', reason = NULL, pid = :pid,"
+        " cpu_ids = :cpu_ids, mem_mb = :mem_mb,"
+        " state = CASE WHEN nodes.state = 'DRAIN' THEN 'DRAIN' ELSE 'UP' END,"
+        " reason = CASE WHEN nodes.state = 'DRAIN' THEN nodes.reason ELSE NULL END, pid = :pid,"
         " started_time = :now, heartbeat_time = :now, version = :version",
         {
             "name": name,
@@ -24,12 +36,22 @@ def upsert_node(tx: Tx, *, name, hostname, cpu_ids, mem_mb, pid, now, version) -
     )
 
 
-def heartbeat(tx: Tx, name: str, now: float) -> bool:
-    """Refresh a node's heartbeat; False if the node row is gone or was marked down."""
+def heartbeat(tx: Tx, name: str, now: float, *, pid: int | None = None,
+              hostname: str | None = None, reason: str | None = None) -> bool:  # fmt: skip
+    """Refresh a node's heartbeat, and on an UP node the failing steps its daemon reports
+    (``reason``, None when all is well). False if the row is gone, marked down, or (with
+    ``pid`` and ``hostname``) held by another daemon now."""
+    params: dict[str, object] = {"name": name, "now": now, "reason": reason}
+    guard = ""
+    if pid is not None:
+        guard = " AND pid = :pid AND hostname = :hostname"
+        params.update(pid=pid, hostname=hostname)
     return (
         tx.run(
-            "UPDATE nodes SET heartbeat_time = :now WHERE name = :name AND state = 'UP'",
-            {"name": name, "now": now},
+            "UPDATE nodes SET heartbeat_time = :now,"
+            " reason = CASE WHEN state = 'UP' THEN :reason ELSE reason END"
+            " WHERE name = :name AND state IN ('UP', 'DRAIN')" + guard,
+            params,
         )
         == 1
     )
@@ -44,11 +66,62 @@ def set_node_down(tx: Tx, name: str, reason: str, *, only_if_stale_before=None) 
     return tx.run(sql, params) == 1
 
 
+def set_node_stopped(tx: Tx, name: str, pid: int, hostname: str) -> bool:
+    """A daemon stops cleanly: its node goes DOWN ('stopped') at once, or stays DRAIN, and
+    loses its pid either way. Only the daemon that holds the row may do this."""
+    return (
+        tx.run(
+            "UPDATE nodes SET state = CASE WHEN state = 'DRAIN' THEN 'DRAIN' ELSE 'DOWN' END,"
+            " reason = CASE WHEN state = 'DRAIN' THEN reason ELSE 'stopped' END, pid = NULL"
+            " WHERE name = :name AND pid = :pid AND hostname = :hostname",
+            {"name": name, "pid": pid, "hostname": hostname},
+        )
+        == 1
+    )
+
+
+def drain_node(tx: Tx, name: str, reason: str | None) -> bool:
+    """No new work for the node (its running jobs go on); False if there is no such node."""
+    sql = "UPDATE nodes SET state = 'DRAIN', reason = :reason WHERE name = :name"
+    return tx.run(sql, {"name": name, "reason": reason}) == 1
+
+
+def resume_node(tx: Tx, name: str) -> bool:
+    """DRAIN -> UP, or -> DOWN ('stopped') when no daemon serves the node; False unless it
+    was drained."""
+    return (
+        tx.run(
+            "UPDATE nodes SET state = CASE WHEN pid IS NULL THEN 'DOWN' ELSE 'UP' END,"
+            " reason = CASE WHEN pid IS NULL THEN 'stopped' ELSE NULL END"
+            " WHERE name = :name AND state = 'DRAIN'",
+            {"name": name},
+        )
+        == 1
+    )
+
+
+def delete_node(tx: Tx, name: str) -> bool:
+    """Forget a node, unless a job is allocated to it or runs there (guarded in one
+    statement: a job placed meanwhile keeps it)."""
+    return (
+        tx.run(
+            "DELETE FROM nodes WHERE name = :name AND NOT EXISTS (SELECT 1 FROM jobs"
+            " WHERE jobs.node = :name AND jobs.state IN ('CONFIGURING', 'RUNNING'))",
+            {"name": name},
+        )
+        == 1
+    )
+
+
 def list_nodes(tx: Tx) -> list[dict[str, object]]:
-    cols = ("name", "hostname", "cpu_ids", "mem_mb", "state", "reason", "pid", "started_time",
-            "heartbeat_time", "version")  # fmt: skip
-    rows = tx.rows(f"SELECT {', '.join(cols)} FROM nodes ORDER BY name")
-    return [dict(zip(cols, r, strict=True)) for r in rows]
+    rows = tx.rows(f"SELECT {', '.join(NODE_COLUMNS)} FROM nodes ORDER BY name")
+    return [dict(zip(NODE_COLUMNS, r, strict=True)) for r in rows]
+
+
+def get_node(tx: Tx, name: str) -> dict[str, object] | None:
+    row = tx.one(f"SELECT {', '.join(NODE_COLUMNS)} FROM nodes WHERE name = :name",
+                 {"name": name})  # fmt: skip
+    return dict(zip(NODE_COLUMNS, row, strict=True)) if row else None
 
 
 def node_allocated(tx: Tx) -> dict[str, tuple[int, int]]:
@@ -76,6 +149,25 @@ def take_lease(tx: Tx, name: str, holder: str, now: float, ttl_s: float) -> bool
     )
     row = tx.one("SELECT holder FROM leases WHERE name = :name", {"name": name})
     return bool(row) and row[0] == holder
+
+
+def lease_holder(tx: Tx, name: str) -> str | None:
+    row = tx.one("SELECT holder FROM leases WHERE name = :name", {"name": name})
+    return row[0] if row else None
+
+
+def take_lease_from(tx: Tx, name: str, previous: str, holder: str, now: float,
+                    ttl_s: float) -> bool:  # fmt: skip
+    """Take a lease before it expires from ``previous``, known dead (guarded: False if the
+    lease changed hands meanwhile)."""
+    return (
+        tx.run(
+            "UPDATE leases SET holder = :holder, expires_time = :exp"
+            " WHERE name = :name AND holder = :previous",
+            {"name": name, "previous": previous, "holder": holder, "exp": now + ttl_s},
+        )
+        == 1
+    )
 
 
 def drop_lease(tx: Tx, name: str, holder: str) -> None:
