@@ -24,6 +24,7 @@ from scns.daemon.log import StepHealth, describe, log
 from scns.daemon.scheduling import PassConfig
 from scns.db import statements as sql
 from scns.db.engine import Database, DatabaseError
+from scns.service.nodes import is_served
 from scns.settings import Settings
 
 LOOK_AROUND_EVERY_S = 1.0
@@ -396,18 +397,11 @@ class Daemon:
         and adopt what we still see, unless another live daemon holds the node now."""
         with self.db.read() as tx:
             row = sql.get_node(tx, self.node)
-        if row is not None and _held_by_another(row, os.getpid(), self.host, now,
-                                                self.settings.heartbeat_timeout_s):  # fmt: skip
+        if (row is not None and (row["pid"], row["hostname"]) != (os.getpid(), self.host)
+                and is_served(row, now, self.settings.heartbeat_timeout_s)):  # fmt: skip
             log("node_taken_over", node=self.node, pid=row["pid"], host=row["hostname"])
             self.stopping = True
             return
         log("node_reregistered", node=self.node)
         self._register_node(now)
         self.adopt_due = True
-
-
-def _held_by_another(row: dict, pid: int, host: str, now: float, timeout_s: float) -> bool:
-    """A node row that another daemon, alive by its heartbeat, serves."""
-    fresh = row["heartbeat_time"] is not None and now - row["heartbeat_time"] < timeout_s
-    return (row["state"] in ("UP", "DRAIN") and row["pid"] is not None and fresh
-            and (row["pid"], row["hostname"]) != (pid, host))  # fmt: skip

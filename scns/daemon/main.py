@@ -67,10 +67,11 @@ def check_node_row(db, name: str, timeout_s: float) -> None:
     import time
 
     from scns.db import statements as sql
+    from scns.service.nodes import is_served
 
     with db.read() as tx:
         row = sql.get_node(tx, name)
-    if row is None or not _is_live(row, time.time(), timeout_s):
+    if row is None or not is_served(row, time.time(), timeout_s):
         return
     if row["hostname"] == socket.gethostname() and not _is_daemon(row["pid"]):
         return  # our own predecessor (the lock above proves it gone) or a reused pid
@@ -80,13 +81,6 @@ def check_node_row(db, name: str, timeout_s: float) -> None:
 def _taken(name: str, holder: str) -> InvalidInput:
     return InvalidInput(f"node {name} is already served by a running daemon ({holder});"
                         " stop it first, or give this one another --node")  # fmt: skip
-
-
-def _is_live(row: dict, now: float, timeout_s: float) -> bool:
-    """A node row that a daemon serves, by its pid and a fresh heartbeat."""
-    beat = row["heartbeat_time"]
-    return (row["pid"] is not None and row["state"] != "DOWN" and beat is not None
-            and now - beat < timeout_s)  # fmt: skip
 
 
 def _is_daemon(pid: int) -> bool:
@@ -108,11 +102,12 @@ def warn_overcommit(db, name: str, cpus: int, timeout_s: float) -> None:
 
     from scns.daemon.log import log
     from scns.db import statements as sql
+    from scns.service.nodes import is_served
 
     host, now = socket.gethostname(), time.time()
     with db.read() as tx:
         others = [n for n in sql.list_nodes(tx) if n["name"] != name
-                  and n["hostname"] == host and _is_live(n, now, timeout_s)]  # fmt: skip
+                  and n["hostname"] == host and is_served(n, now, timeout_s)]  # fmt: skip
     total = cpus + sum(len([c for c in n["cpu_ids"].split(",") if c]) for n in others)
     machine = os.cpu_count() or 1
     if others and total > machine:

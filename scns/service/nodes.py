@@ -74,6 +74,12 @@ def node_state(is_down: bool, cpus: int, allocated: int, drained: bool = False) 
     return "allocated" if allocated >= cpus else "mixed"
 
 
+def is_served(node: dict, now: float, timeout_s: float) -> bool:
+    """A node row that a running daemon serves: not DOWN, a pid, a fresh heartbeat."""
+    age = None if node["heartbeat_time"] is None else now - node["heartbeat_time"]
+    return _offline_reason(node, age, timeout_s) is None
+
+
 def _offline_reason(node: dict, age: float | None, timeout_s: float) -> str | None:
     """Why no daemon serves the node (None while one does)."""
     if node["state"] == "DOWN":
@@ -153,9 +159,7 @@ def remove_node(db: Database, name: str, now: float,
             listed = ", ".join(map(str, sorted(jobs)[:5])) + (", ..." if len(jobs) > 5 else "")
             raise InvalidInput(f"node {name} still has {len(jobs)} job(s) ({listed}): drain it"
                                " and let them finish, or cancel them")  # fmt: skip
-        beat = node["heartbeat_time"]
-        age = None if beat is None else now - beat
-        if _offline_reason(node, age, timeout_s) is None:
+        if is_served(node, now, timeout_s):
             raise InvalidInput(f"node {name} is served by a running daemon (pid {node['pid']}"
                                f" on {node['hostname']}): stop it first")  # fmt: skip
         if not sql.delete_node(tx, name):

@@ -36,9 +36,9 @@ def node_command(scns: Scns, *args: str, check: bool = True) -> subprocess.Compl
 
 def test_drain_places_no_new_jobs_and_running_ones_finish(any_backend: Scns) -> None:
     scns = any_backend
-    scns.start_daemon("--node", "a", "--cpus", "1", env=ENV)
-    scns.start_daemon("--node", "b", "--cpus", "1", env=ENV)
-    first, gate = gated(scns, "gate")
+    scns.start_daemon("--node", "a", "--cpus", "2", env=ENV)
+    scns.start_daemon("--node", "b", "--cpus", "2", env=ENV)
+    first, gate = gated(scns, "gate")  # the drained node keeps a free CPU besides this job
     drained = scns.wait_state(first, "RUNNING")["node"]
     other = "b" if drained == "a" else "a"
     out = node_command(scns, "drain", drained, "--reason", "disk swap").stdout
@@ -48,7 +48,7 @@ def test_drain_places_no_new_jobs_and_running_ones_finish(any_backend: Scns) -> 
     table = scns.run("info").stdout
     assert "REASON" in table.splitlines()[0] and "disk swap" in table
     later = [scns.submit("--wrap", "echo $SCNS_NODE") for _ in range(3)]
-    for job in later:  # one at a time on the other node; none on the drained one
+    for job in later:  # all on the other node, none on the drained one's free CPU
         info = scns.wait_state(job, "COMPLETED", "FAILED")
         assert (info["state"], info["node"]) == ("COMPLETED", other)
     assert scns.state(first) == "RUNNING"  # the drain left it alone
