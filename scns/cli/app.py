@@ -186,8 +186,10 @@ def db_upgrade() -> None:
 def _register_more_commands() -> None:
     """Command groups that live in their own modules."""
     from scns.cli import admin, control, nodes
+    from scns.cli.compat import compat_app
     from scns.cli.simulate import simulate_command
 
+    app.add_typer(compat_app, name="compat")
     app.command("simulate")(simulate_command)
     control.register(app)
     admin.register(app)

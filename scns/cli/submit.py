@@ -17,19 +17,7 @@ def main(args: list[str]) -> int:
         sys.stdout.write(USAGE)
         return 0
     try:
-        from scns.paths import socket_path as target
-        from scns.service.submission import SubmitContext, build_request
-
-        umask = os.umask(0o022)
-        os.umask(umask)
-        ctx = SubmitContext(cwd=os.getcwd(), env=dict(os.environ), now=time.time(), umask=umask)
-        # Read and checked here, as the caller: the caller's file permissions apply.
-        request = build_request(args, ctx)
-        sock = target()
-        if sock:
-            job_id, warnings = _through_socket(sock, args, request, ctx)
-        else:
-            job_id, warnings = _directly(request, ctx)
+        request, job_id, warnings = submit_args(args)
     except ScnsError as exc:
         return fail(str(exc), command="scns submit")
     except FileNotFoundError as exc:  # the current directory was removed under us
@@ -41,6 +29,29 @@ def main(args: list[str]) -> int:
     else:
         sys.stdout.write(f"Submitted batch job {job_id}\n")
     return 0
+
+
+def submit_args(args: list[str], *, output_prefix: str = "scns",
+                script_text: str | None = None):  # fmt: skip
+    """Submit from command-line words: (the request, the job id, warnings).
+
+    The script is read and checked here, as the caller (the caller's file permissions
+    apply); then it goes to this user's database or through the system socket.
+    ``output_prefix`` names the default output file (``slurm-%j.out`` for sbatch).
+    """
+    from scns.paths import socket_path
+    from scns.service.submission import SubmitContext, build_request
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    ctx = SubmitContext(cwd=os.getcwd(), env=dict(os.environ), now=time.time(), umask=umask)
+    request = build_request(args, ctx, script_text=script_text, output_prefix=output_prefix)
+    sock = socket_path()
+    if sock:
+        job_id, warnings = _through_socket(sock, args, request, ctx, output_prefix)
+    else:
+        job_id, warnings = _directly(request, ctx)
+    return request, job_id, warnings
 
 
 def _directly(request, ctx) -> tuple[int, tuple[str, ...]]:
@@ -55,12 +66,14 @@ def _directly(request, ctx) -> tuple[int, tuple[str, ...]]:
     return submitted.job_id, submitted.warnings
 
 
-def _through_socket(sock: str, args: list[str], request, ctx) -> tuple[int, list[str]]:
+def _through_socket(sock: str, args: list[str], request, ctx,
+                    output_prefix: str) -> tuple[int, list[str]]:  # fmt: skip
     """System mode: the daemon stores the job as the uid the kernel gives it."""
     from scns.cli.remote import call
 
     result = call(sock, "submit", {"args": list(args), "script": request.script, "cwd": ctx.cwd,
-                                   "env": ctx.env, "umask": ctx.umask})  # fmt: skip
+                                   "env": ctx.env, "umask": ctx.umask,
+                                   "output_prefix": output_prefix})  # fmt: skip
     return int(result["job_id"]), list(result["warnings"])
 
 

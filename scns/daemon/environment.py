@@ -37,6 +37,8 @@ def job_environment(job: Job, submit_env_json: str, node: str, array: Mapping | 
         "SLURM_CPUS_ON_NODE": cpus,
         "SLURM_JOB_CPUS_PER_NODE": cpus,
         "SLURM_CLUSTER_NAME": "scns",
+        "SLURM_JOB_PARTITION": "scns",  # the one partition sinfo shows
+        "SLURM_RESTART_COUNT": str(job.restarts),
         "ENVIRONMENT": "BATCH",
     }
     env.update(ids)

@@ -11,12 +11,14 @@ import os
 import selectors
 import signal
 import time
-from dataclasses import dataclass, field
 
 from scns.daemon.environment import job_environment
 from scns.daemon.home import private_dir, remove_planted
 from scns.daemon.log import log
 from scns.daemon.outcome import Ending, outcome
+from scns.daemon.scripts import ScriptCopies, write_script
+from scns.daemon.signalling import Signalling
+from scns.daemon.tracked import Tracked, arm_warning, cgroup_name, short_hash, wait_empty
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.job import Job
@@ -25,26 +27,10 @@ from scns.exec.accounts import account_variables
 from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned, StartFailure
 
 
-@dataclass
-class Tracked:
-    """A job process this daemon watches (spawned by it, or adopted after a restart)."""
+class Executor(Signalling, ScriptCopies):
+    """Launches, reaps and adopts this node's jobs (limits and signals: Signalling; script
+    copies: ScriptCopies)."""
 
-    job_id: int
-    pid: int
-    start_ticks: int | None
-    pidfd: int | None
-    deadline: float | None
-    spawned: Spawned | None = None
-    ending: str | None = None  # TIMEOUT, CANCELLED or OUT_OF_MEMORY once we kill it
-    kill_at: float | None = None
-    mem_limit_kb: int = 0
-    script: str | None = None  # the script file it shares with its array's other tasks
-    epoch: int = 0  # the allocation this node holds (the job's restarts count): its fence
-    cgroup: cgroups.JobCgroup | None = None  # None: process-group tracking
-    extra: dict = field(default_factory=dict)
-
-
-class Executor:
     def __init__(self, db: Database, node: str, run_dir: str, kill_wait_s: float,
                  selector: selectors.BaseSelector, *, system: bool = False) -> None:  # fmt: skip
         self.db = db
@@ -61,8 +47,11 @@ class Executor:
             private_dir(directory)
         # one cgroup per job where the host lets us (named apart per state directory: two
         # test homes may both have a node n1), else process groups, the weaker fallback
-        self.containment = cgroups.detect(f"{node}-{_short_hash(run_dir)}")
+        self.containment = cgroups.detect(f"{node}-{short_hash(run_dir)}")
         self.pids_max: int | None = None
+        # emptied job cgroups the kernel would not let go yet (a killed process is still
+        # charged until its parent reaps it): removed on a later turn
+        self.unremoved: list[cgroups.JobCgroup] = []
         self.tracked: dict[int, Tracked] = {}
         self.mem_check_due = 0.0
         self.arrays: dict[int, dict[str, int]] = {}
@@ -142,7 +131,7 @@ class Executor:
         script_path = self._script_path(job)
         status_path = os.path.join(self.statuses, str(job.id))
         if script_path not in written and script_path not in self.script_users:
-            _write_script(script_path, script, job)
+            write_script(script_path, script, job)
             written.add(script_path)
         for suffix in _STATUS_FILES:
             remove_planted(status_path + suffix)
@@ -167,6 +156,7 @@ class Executor:
             groups=groups,
             umask=job.umask,
             cgroup_procs=procs,
+            append=job.open_mode == "append",
         )
         return process.spawn(spec)
 
@@ -176,19 +166,11 @@ class Executor:
             return []
         mem = job.mem_mb * 1024 * 1024 if job.mem_mb else None
         try:
-            group = self.containment.create(_cgroup_name(job.id), job.cpu_id_list, mem,
+            group = self.containment.create(cgroup_name(job.id), job.cpu_id_list, mem,
                                             self.pids_max)  # fmt: skip
         except OSError as exc:
             raise LaunchError(f"cannot create the job's cgroup: {exc.strerror or exc}") from None
         return group.procs_files
-
-    def _script_path(self, job: Job) -> str:
-        return os.path.join(self.scripts, str(job.array_job_id or job.id))
-
-    def _use_script(self, entry: Tracked, path: str) -> None:
-        entry.script = path
-        self.script_users[path] = self.script_users.get(path, 0) + 1
-        self.script_idle.pop(path, None)
 
     def _commit_starts(self, spawned, failed) -> list[Tracked]:
         """Record RUNNING (guarded) for every spawned wrapper, then let the winners go."""
@@ -209,7 +191,9 @@ class Executor:
             entry = self._track(job.id, proc.pid, proc.start_ticks, deadline, proc)
             entry.mem_limit_kb = job.mem_mb * 1024
             entry.epoch = job.restarts
+            entry.started_at = now
             entry.cgroup = self._cgroup_of(job.id)
+            arm_warning(entry, job)
             self._use_script(entry, self._script_path(job))
             started.append(entry)
             log("job_started", job=job.id, pid=proc.pid, cpus=job.cpu_ids)
@@ -281,7 +265,7 @@ class Executor:
             return status
         if not entry.cgroup.is_empty():  # what it left behind (setsid, double forks) goes
             entry.cgroup.kill()
-            if not _wait_empty(entry.cgroup, 0.5):
+            if not wait_empty(entry.cgroup, 0.5):
                 entry.extra["draining"] = True  # still dying: look again soon
                 return _STILL_RUNNING
         entry.extra.pop("draining", None)
@@ -321,8 +305,18 @@ class Executor:
         with self.db.autocommit() if len(done) == 1 else self.db.write() as tx:
             for entry, status in done:
                 ending, usage = self._measure(entry)
+                if ending == "REQUEUED":  # scontrol requeue: back in the queue, not ended
+                    won = sql.requeue(tx, entry.job_id, expected=["RUNNING"], now=now,
+                                      reason="requeued by user",
+                                      held_by=(self.node, entry.epoch))  # fmt: skip
+                    if won:
+                        sql.notify(tx)
+                    entry.extra["final"] = ("PENDING", None, None, won)
+                    continue
                 state, code, sig, reason = outcome(status, Ending(ending))
-                ended = min(now, entry.extra.get("ended_at") or now)
+                # the record's mtime comes from the kernel's coarse clock (a few ms behind
+                # time.time()): never before the start we recorded, never in the future
+                ended = min(now, max(entry.started_at, entry.extra.get("ended_at") or now))
                 won = sql.finish(tx, entry.job_id, expected=["RUNNING"], state=state, now=ended,
                                  exit_code=code, signal=sig, reason=reason,
                                  wake=f"sched@{self.node}", held_by=(self.node, entry.epoch),
@@ -347,19 +341,19 @@ class Executor:
     def _cgroup_of(self, job_id: int) -> cgroups.JobCgroup | None:
         if self.containment is None:
             return None
-        return self.containment.job(_cgroup_name(job_id))
+        return self.containment.job(cgroup_name(job_id))
 
     def _drop_cgroup(self, job_id: int) -> None:
         group = self._cgroup_of(job_id)
         if group is not None and group.exists():
             group.kill()
-            _wait_empty(group, 1.0)
+            wait_empty(group, 1.0)
             group.remove()
 
     def _forget(self, entry: Tracked) -> None:
         self.tracked.pop(entry.job_id, None)
-        if entry.cgroup is not None:
-            entry.cgroup.remove()
+        if entry.cgroup is not None and not entry.cgroup.remove():
+            self.unremoved.append(entry.cgroup)
         if entry.pidfd is not None:
             # unregister before close: a reused fd number must not inherit a dead watch
             self.selector.unregister(entry.pidfd)
@@ -378,64 +372,6 @@ class Executor:
 
     # ---- limits and cancellation --------------------------------------------------------
 
-    def enforce(self, now: float) -> None:
-        """Time limits (SIGTERM, then SIGKILL after the grace period) and kill escalation."""
-        for entry in self.tracked.values():
-            if entry.kill_at is not None and now >= entry.kill_at:
-                process.signal_group(entry.pid, signal.SIGKILL)
-                if entry.cgroup is not None:
-                    entry.cgroup.kill()
-                entry.kill_at = None
-            elif entry.ending is None and entry.deadline is not None and now >= entry.deadline:
-                self._terminate(entry, "TIMEOUT", now)
-
-    def apply_cancels(self, now: float) -> None:
-        with self.db.read() as tx:
-            wanted = sql.cancel_requested_on_node(tx, self.node)
-        for job_id in wanted:
-            entry = self.tracked.get(job_id)
-            if entry is not None and entry.ending is None:
-                self._terminate(entry, "CANCELLED", now)
-
-    def _terminate(self, entry: Tracked, ending: str, now: float) -> None:
-        entry.ending = ending
-        entry.kill_at = now + self.kill_wait_s
-        process.signal_group(entry.pid, signal.SIGTERM)
-        if entry.cgroup is not None:  # also what left the process group (setsid)
-            entry.cgroup.signal(signal.SIGTERM)
-        log("job_signalled", job=entry.job_id, signal="TERM", why=ending)
-
-    def next_timer(self) -> float | None:
-        """The earliest wall-clock time at which enforce() has something to do."""
-        times = [e.kill_at for e in self.tracked.values() if e.kill_at is not None]
-        if any("draining" in e.extra for e in self.tracked.values()):
-            times.append(time.time() + 0.1)
-        times += [e.deadline for e in self.tracked.values() if e.deadline and e.ending is None]
-        if any(e.mem_limit_kb and e.ending is None and e.cgroup is None
-               for e in self.tracked.values()):  # fmt: skip
-            times.append(self.mem_check_due)
-        return min(times, default=None)
-
-    def watch_memory(self, now: float) -> None:
-        """Kill jobs whose processes together hold more memory than they asked for.
-
-        Like Slurm's OverMemoryKill: the resident memory of the job's process group is
-        sampled every MEM_CHECK_S; a job over its --mem is killed and ends OUT_OF_MEMORY.
-        (An rlimit could not tell us the job died for memory; polling can.)
-        """
-        limited = [e for e in self.tracked.values()
-                   if e.mem_limit_kb and e.ending is None and e.cgroup is None]  # fmt: skip
-        if not limited or now < self.mem_check_due:
-            return
-        self.mem_check_due = now + MEM_CHECK_S
-        usage = process.rss_kb_by_group()
-        for entry in limited:
-            used = usage.get(entry.pid, 0)
-            if used > entry.mem_limit_kb:
-                entry.ending = "OUT_OF_MEMORY"
-                process.signal_group(entry.pid, signal.SIGKILL)
-                log("job_over_memory", job=entry.job_id, rss_kb=used, limit_kb=entry.mem_limit_kb)
-
     # ---- adoption after a restart -------------------------------------------------------
 
     def adopt(self) -> None:
@@ -453,6 +389,8 @@ class Executor:
             entry = self._track(job.id, job.pid, job.pid_start_ticks, deadline)
             entry.mem_limit_kb = job.mem_mb * 1024
             entry.epoch = job.restarts
+            entry.started_at = job.start_time or 0.0
+            arm_warning(entry, job)
             group = self._cgroup_of(job.id)
             entry.cgroup = group if group is not None and group.exists() else None
             self._use_script(entry, self._script_path(job))
@@ -485,41 +423,24 @@ class Executor:
                 log("orphan_killed", job=job_id, pid=pid)
         if self.containment is None:
             return
-        tracked = {_cgroup_name(i) for i in self.tracked}
+        tracked = {cgroup_name(i) for i in self.tracked}
         for name in self.containment.names():
             if name not in tracked:  # a job cgroup nobody runs here: whatever is in it goes
                 group = self.containment.job(name)
                 if not group.is_empty():
                     log("orphan_killed", cgroup=name, pids=len(group.pids()))
                 group.kill()
-                _wait_empty(group, 1.0)
+                wait_empty(group, 1.0)
                 group.remove()
+
+    def remove_emptied_cgroups(self) -> None:
+        """Retry the removal of job cgroups that were still being let go."""
+        self.unremoved = [g for g in self.unremoved if g.exists() and not g.remove()]
 
     def close(self) -> None:
         """The daemon stops (its jobs run on): tidy this node's cgroup directories if empty."""
         if self.containment is not None and not self.tracked:
             self.containment.close()
-
-    def expire_scripts(self, now: float) -> None:
-        """Remove script copies no job has used for SCRIPT_KEEP_S."""
-        for path, since in list(self.script_idle.items()):
-            if now - since >= SCRIPT_KEEP_S:
-                self._drop_script(path)
-
-    def _drop_script(self, path: str) -> None:
-        self.script_idle.pop(path, None)
-        self.script_users.pop(path, None)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-    def _remove_unused_scripts(self) -> None:
-        """Script copies nobody running uses (a daemon that died may have left them, maybe
-        half written): gone, so they are written afresh when next needed."""
-        with contextlib.suppress(OSError):
-            for name in os.listdir(self.scripts):
-                path = os.path.join(self.scripts, name)
-                if not self.script_users.get(path):
-                    self._drop_script(path)
 
     def _requeue_never_ran(self, entry: Tracked) -> None:
         """The daemon died between recording RUNNING and "go": the job never ran."""
@@ -532,36 +453,12 @@ class Executor:
 
 
 _STILL_RUNNING = object()
-_STOP_BEFORE_RUNNING = os.environ.get("SCNS_TEST_STOP_BEFORE_RUNNING") == "1"
-
-
-def _cgroup_name(job_id: int) -> str:
-    return f"job{job_id}"
-
-
-def _short_hash(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha1(text.encode()).hexdigest()[:8]
-
-
-def _wait_empty(group: cgroups.JobCgroup, timeout_s: float) -> bool:
-    """Killed processes take a moment to go (longer in uninterruptible sleep)."""
-    deadline = time.monotonic() + timeout_s
-    while not group.is_empty():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
-MEM_CHECK_S = 0.5
 _LAUNCHED_KEPT = 4096
-SCRIPT_KEEP_S = 2.0
 _LAUNCHED_WINDOW_S = 5.0
-
-
+# the status record, the job side's start-failure note, the environment file, and what an
+# older version wrote
 _STATUS_FILES = ("", ".why", ".env", ".tmp")
+_STOP_BEFORE_RUNNING = os.environ.get("SCNS_TEST_STOP_BEFORE_RUNNING") == "1"
 
 
 def _groups(job: Job) -> tuple[int, ...]:
@@ -570,16 +467,3 @@ def _groups(job: Job) -> tuple[int, ...]:
         return tuple(os.getgrouplist(job.user_name, job.gid))
     except (KeyError, OSError):
         return (job.gid,)
-
-
-def _write_script(path: str, script: str, job: Job) -> None:
-    """A fresh file, never through a link; the job's user owns it so it may execute it."""
-    remove_planted(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o700)
-    try:
-        os.write(fd, script.encode(errors="surrogateescape"))
-        if os.geteuid() == 0 and job.uid != 0:
-            os.fchown(fd, job.uid, job.gid)
-    finally:
-        os.close(fd)

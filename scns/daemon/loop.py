@@ -347,6 +347,7 @@ class Daemon:
             self.look_around_due = now + LOOK_AROUND_EVERY_S
             run("cancels", now, self.executor.apply_cancels, now)
             run("scripts", now, self.executor.expire_scripts, now, db=False)
+            run("cgroups", now, self.executor.remove_emptied_cgroups, db=False)
         run("limits", now, self.executor.enforce, now, db=False)
         run("memory", now, self.executor.watch_memory, now, db=False)
         mine: list[int] = []

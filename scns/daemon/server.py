@@ -26,7 +26,7 @@ from scns.service.requests import Site, caller_from_peer, handle
 
 REQUEST_TIMEOUT_S = 30.0
 WORKERS = 8
-_CHANGES = frozenset({"submit", "cancel", "hold", "release", "update"})
+_CHANGES = frozenset({"submit", "cancel", "hold", "release", "update", "signal", "requeue"})
 
 
 class RequestServer:

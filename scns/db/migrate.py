@@ -11,7 +11,7 @@ import os
 from scns.db.engine import Database, DatabaseError, SqliteDatabase
 from scns.errors import ScnsError
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
 

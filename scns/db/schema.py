@@ -69,6 +69,11 @@ jobs = Table(
     Column("max_rss_bytes", BigInteger),
     Column("cpu_user_s", Float),
     Column("cpu_system_s", Float),
+    Column("open_mode", String(8)),
+    Column("signal_spec", String(32)),
+    Column("comment", Text),
+    Column("pending_signal", Integer),
+    Column("requeue_requested", Integer, nullable=False, server_default="0"),
     sqlite_autoincrement=True,
 )
 # The scheduler reads the head of the runnable queue in priority order; this partial index

@@ -37,6 +37,12 @@ class JobRequest(Record):
         "array_max_running",
         "parsable",
         "ignored_options",
+        "export",
+        "open_mode",
+        "signal_spec",
+        "comment",
+        "exclusive",
+        "wait",
     )
     _defaults = {  # noqa: RUF012 - read-only by convention
         "ntasks": 1,
@@ -54,6 +60,12 @@ class JobRequest(Record):
         "array_max_running": None,
         "parsable": False,
         "ignored_options": (),
+        "export": None,
+        "open_mode": None,
+        "signal_spec": None,
+        "comment": None,
+        "exclusive": False,
+        "wait": False,
     }
     name: str
     script: str
@@ -76,6 +88,12 @@ class JobRequest(Record):
     array_max_running: int | None
     parsable: bool
     ignored_options: tuple[str, ...]
+    export: str | None  # sbatch --export, applied to the stored environment
+    open_mode: str | None
+    signal_spec: str | None
+    comment: str | None
+    exclusive: bool  # the job takes a whole node
+    wait: bool  # the submitting command waits for the end (not stored)
 
     @property
     def cpus(self) -> int:
@@ -131,12 +149,22 @@ class Job(Record):
         "max_rss_bytes",
         "cpu_user_s",
         "cpu_system_s",
+        "open_mode",
+        "signal_spec",
+        "comment",
+        "pending_signal",
+        "requeue_requested",
     )
     _defaults = {  # noqa: RUF012 - measured at the end; older rows have none
         "umask": None,
         "max_rss_bytes": None,
         "cpu_user_s": None,
         "cpu_system_s": None,
+        "open_mode": None,
+        "signal_spec": None,
+        "comment": None,
+        "pending_signal": None,
+        "requeue_requested": 0,
     }
     id: int
     name: str
@@ -183,6 +211,11 @@ class Job(Record):
     max_rss_bytes: int | None
     cpu_user_s: float | None
     cpu_system_s: float | None
+    open_mode: str | None  # sbatch --open-mode: "append", else the files are truncated
+    signal_spec: str | None  # sbatch --signal=[B:]SIG[@TIME]
+    comment: str | None
+    pending_signal: int | None  # scancel --signal, until the node delivers it
+    requeue_requested: int  # scontrol requeue of a running job, until its node ends it
 
     @property
     def display_id(self) -> str:

@@ -31,6 +31,18 @@ _IMPLEMENTED: tuple[tuple[str, str, str], ...] = (
     ("begin", "b", "value"),
     ("requeue", "", "flag"),
     ("no-requeue", "", "flag"),
+    ("export", "", "value"),
+    ("open-mode", "", "value"),
+    ("signal", "", "value"),
+    ("comment", "", "value"),
+    ("wait", "W", "flag"),
+    ("mem-per-cpu", "", "value"),
+    ("exclusive", "", "optional"),
+    ("nodes", "N", "value"),
+    ("gpus", "G", "value"),
+    ("gpus-per-node", "", "value"),
+    ("gpus-per-task", "", "value"),
+    ("gres", "", "value"),
     ("help", "h", "flag"),
     ("usage", "", "flag"),
 )
@@ -44,7 +56,6 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
     ("bbf", "", "value"),
     ("clusters", "M", "value"),
     ("cluster-constraint", "", "value"),
-    ("comment", "", "value"),
     ("constraint", "C", "value"),
     ("container", "", "value"),
     ("container-id", "", "value"),
@@ -57,8 +68,6 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
     ("delay-boot", "", "value"),
     ("distribution", "m", "value"),
     ("exclude", "x", "value"),
-    ("exclusive", "", "optional"),
-    ("export", "", "value"),
     ("export-file", "", "value"),
     ("extra", "", "value"),
     ("extra-node-info", "B", "value"),
@@ -66,11 +75,7 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
     ("gid", "", "value"),
     ("gpu-bind", "", "value"),
     ("gpu-freq", "", "value"),
-    ("gpus", "G", "value"),
-    ("gpus-per-node", "", "value"),
     ("gpus-per-socket", "", "value"),
-    ("gpus-per-task", "", "value"),
-    ("gres", "", "value"),
     ("gres-flags", "", "value"),
     ("hint", "", "value"),
     ("ignore-pbs", "", "flag"),
@@ -80,18 +85,15 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
     ("mail-user", "", "value"),
     ("mcs-label", "", "value"),
     ("mem-bind", "", "value"),
-    ("mem-per-cpu", "", "value"),
     ("mem-per-gpu", "", "value"),
     ("mincpus", "", "value"),
     ("network", "", "value"),
     ("no-kill", "k", "optional"),
     ("nodefile", "F", "value"),
     ("nodelist", "w", "value"),
-    ("nodes", "N", "value"),
     ("ntasks-per-core", "", "value"),
     ("ntasks-per-gpu", "", "value"),
     ("ntasks-per-socket", "", "value"),
-    ("open-mode", "", "value"),
     ("overcommit", "O", "flag"),
     ("oversubscribe", "s", "flag"),
     ("partition", "p", "value"),
@@ -103,7 +105,6 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
     ("quiet", "Q", "flag"),
     ("reboot", "", "flag"),
     ("reservation", "", "value"),
-    ("signal", "", "value"),
     ("sockets-per-node", "", "value"),
     ("spread-job", "", "flag"),
     ("switches", "", "value"),
@@ -117,10 +118,16 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
     ("uid", "", "value"),
     ("use-min-nodes", "", "flag"),
     ("verbose", "v", "flag"),
-    ("wait", "W", "flag"),
     ("wait-all-nodes", "", "value"),
     ("wckey", "", "value"),
 )
+
+
+# Options clients always send (submitit, Snakemake, Parsl, Nextflow): accepted without a
+# warning. They name accounting and placement that one scns cluster does not have.
+SILENT = frozenset({"account", "partition", "qos", "constraint", "clusters", "reservation",
+                    "wckey", "mail-type", "mail-user", "get-user-env", "propagate", "exclude",
+                    "distribution", "hint", "acctg-freq", "requeue"})  # fmt: skip
 
 
 class OptionDef(Record):
@@ -229,7 +236,7 @@ def _store(parsed: ParsedArgs, opt: OptionDef, value: str | bool) -> None:
     if opt.implemented:
         name = "ntasks" if opt.name == "ntasks-per-node" else opt.name
         parsed.values[name] = value
-    elif opt.name not in parsed.ignored:
+    elif opt.name not in parsed.ignored and opt.name not in SILENT:
         parsed.ignored.append(opt.name)
 
 
@@ -260,9 +267,25 @@ Options:
       --priority N         priority (higher runs first)
       --nice[=N]           lower the priority by N (default 100)
       --requeue            requeue instead of NODE_FAIL when the node fails
+      --export ALL|NONE|VARS
+                           the environment the job gets (default ALL; NAME=value sets one)
+      --open-mode append|truncate
+                           append to the output files instead of replacing them
+      --signal [B:]SIG[@TIME]
+                           send SIG TIME seconds (default 60) before the time limit
+      --mem-per-cpu SIZE   memory per CPU (instead of --mem)
+      --exclusive          the job gets a whole node
+  -N, --nodes 1            one node (scns runs each job on one node)
+      --comment TEXT       a comment shown by sacct
+  -W, --wait               wait for the job to end; exit with its exit code
       --wrap COMMAND       run COMMAND under /bin/sh instead of a script file
       --parsable           print only the job id
   -h, --help               show this message
+
+Accepted and ignored without a warning (one scns cluster has no accounts, partitions or
+QOS): -A/--account, -p/--partition, --qos, -C/--constraint, -M/--clusters, --reservation,
+--wckey, --mail-type, --mail-user, --exclude. Other sbatch options are accepted with a
+warning that they were ignored; GPUs (--gpus, --gres=gpu) are refused.
 
 Example:
   scns submit --cpus 4 -t 1:00:00 -o 'logs/%x-%j.out' job.sh input.dat

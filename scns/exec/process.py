@@ -18,16 +18,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # The job side, already running as the job's user: "$1" stdout, "$2" stderr, "$3" working
-# directory, then the script and its arguments. It opens the output files itself, as the
+# directory, "$4" "append" (sbatch --open-mode=append) or "truncate", then the script and
+# its arguments. It opens the output files itself, as the
 # user and in parallel with the daemon recording the start (creating files was most of the
 # daemon's launch cost), waits for "go", enters the directory as the user (a directory the
 # user cannot enter fails the job with the reason) and becomes the job. What stops it
 # before the job runs is noted on fd 3, which it closes before the job gets control.
-JOB_SIDE = r"""out=$1 err=$2 dir=$3; shift 3
+JOB_SIDE = r"""out=$1 err=$2 dir=$3 mode=$4; shift 4
 fail() { printf '%s\n%s\n%s\n' "$1" "$2" "$3" >&3; exit 0; }
 nofile() { why=$(command exec 2>&1 5>>"$1"); fail nofile "$1" "${why##*: }"; }
-command exec >"$out" || nofile "$out"
-if [ "$err" = "$out" ]; then exec 2>&1; else command exec 2>"$err" || nofile "$err"; fi
+if [ "$mode" = append ]; then command exec >>"$out" || nofile "$out"
+else command exec >"$out" || nofile "$out"; fi
+if [ "$err" = "$out" ]; then exec 2>&1
+elif [ "$mode" = append ]; then command exec 2>>"$err" || nofile "$err"
+else command exec 2>"$err" || nofile "$err"; fi
 IFS= read -r go || fail aborted
 [ "$go" = go ] || fail aborted
 if ! cd "$dir" 2>/dev/null; then
@@ -167,6 +171,7 @@ class LaunchSpec:
     groups: Sequence[int] = ()
     umask: int | None = None
     cgroup_procs: Sequence[str] = ()  # the job cgroup's cgroup.procs files to join
+    append: bool = False  # sbatch --open-mode=append
 
 
 class LaunchError(Exception):
@@ -178,7 +183,8 @@ def spawn(spec: LaunchSpec) -> Spawned:
     switch = spec.uid is not None and spec.uid != os.geteuid()
     if switch and os.geteuid() != 0:
         raise LaunchError(f"cannot run a job of uid {spec.uid}: this daemon is not root")
-    job_side = [spec.stdout_path, spec.stderr_path, spec.workdir]
+    job_side = [spec.stdout_path, spec.stderr_path, spec.workdir,
+                "append" if spec.append else "truncate"]  # fmt: skip
     if switch:  # the job cannot reach the root-only state directory: it execs fd 4
         env_path = spec.status_path + ".env"
         _write_environment(env_path, spec.env)
@@ -426,3 +432,24 @@ def remove_users_file(path: str, uid: int, gid: int) -> bool:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def children_of(pid: int) -> list[int]:
+    """The direct children of a process (its threads' children lists, Linux 3.5+)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                found += [int(p) for p in handle.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    """Every process in a process group (the fallback without cgroups)."""
+    return [pid for pid, fields in _proc_stats() if int(fields[2]) == pgid]

@@ -47,6 +47,7 @@ class ControlResult:
             "released": f"job {self.job} released{tasks}",
             "not_held": f"job {self.job} is not held",
             "not_pending": f"job {self.job} is not pending ({self.state})",
+            "requeued": f"job {self.job} requeued{tasks}",
         }[self.outcome]
 
 
@@ -140,3 +141,45 @@ def _not_pending(job: Job) -> Conflict:
 
 def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def signal_jobs(db: Database, texts: list[str], sig: int, *,
+                caller: Caller | None = None) -> list[int]:  # fmt: skip
+    """Ask the nodes of these running jobs to deliver ``sig`` (scancel --signal); every
+    reference is resolved and checked first. Returns the jobs that will get it."""
+    targets = []
+    for text in texts:
+        jobs = resolve(db, parse_job_ref(text))
+        check_may_change(caller, text, jobs)
+        targets += [j.id for j in jobs]
+    with db.write() as tx:
+        asked = [i for chunk in _chunks(targets) for i in sql.request_signal(tx, chunk, sig)]
+        if asked:
+            sql.notify(tx, "cancel")  # "look around": the nodes pick the signal up
+    return asked
+
+
+def requeue(db: Database, texts: list[str], now: float, *,
+            caller: Caller | None = None) -> list[ControlResult]:  # fmt: skip
+    """scontrol requeue: a running job is ended by its node and goes back to PENDING; a
+    finished one goes back to PENDING at once; a pending one stays as it is."""
+    targets = []
+    for text in texts:
+        jobs = resolve(db, parse_job_ref(text))
+        check_may_change(caller, text, jobs)
+        targets.append((text, jobs))
+    results = []
+    with db.write() as tx:
+        for text, jobs in targets:
+            running = [j.id for j in jobs if j.state == JobState.RUNNING]
+            changed = len(sql.request_requeue(tx, running)) if running else 0
+            for job in jobs:
+                if job.state.is_terminal or job.state == JobState.CONFIGURING:
+                    expected = [job.state.value]
+                    changed += sql.requeue(tx, job.id, expected=expected, now=now,
+                                           reason="requeued by user")  # fmt: skip
+            state = "PENDING" if changed else jobs[0].state.value
+            results.append(ControlResult(text, "requeued" if changed else "not_held", changed,
+                                         state))  # fmt: skip
+        sql.notify(tx, "cancel")
+    return results

@@ -60,6 +60,61 @@ def check_may_change(caller: Caller | None, text: str, jobs: list[Job]) -> None:
         raise PermissionDenied(f"job {text} is not yours")
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """What the Slurm tools ask for (squeue/sacct/scancel -j, --name, -u, -t, -S, -E).
+
+    ``refs`` are job ids (a job, or every task of an array) and array tasks ("12_3");
+    ``users`` are user names; an empty field does not filter.
+    """
+
+    refs: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    ended_since: float | None = None
+    submitted_before: float | None = None
+    include_finished: bool = True
+
+    def to_dict(self) -> dict:
+        return {"refs": list(self.refs), "names": list(self.names), "users": list(self.users),
+                "states": list(self.states), "ended_since": self.ended_since,
+                "submitted_before": self.submitted_before,
+                "include_finished": self.include_finished}  # fmt: skip
+
+
+def find_jobs(db: Database, spec: JobFilter, *, only_uid: int | None = None) -> list[Job]:
+    """The jobs a filter selects (unknown ids simply select nothing, as in Slurm)."""
+    import pwd
+
+    ids, tasks = [], []
+    for text in spec.refs:
+        ref = parse_job_ref(text)
+        if ref.task_id is None:
+            ids.append(ref.job_id)
+        else:
+            tasks.append((ref.job_id, ref.task_id))
+    uids = []
+    for user in spec.users:
+        try:
+            uids.append(pwd.getpwnam(user).pw_uid)
+        except KeyError:
+            if not user.isdigit():
+                return []  # an unknown user has no jobs
+            uids.append(int(user))
+    if only_uid is not None:
+        if uids and only_uid not in uids:
+            return []
+        uids = [only_uid]
+    if spec.refs and not ids and not tasks:
+        return []
+    with db.read() as tx:
+        return sql.find_jobs(tx, ids=ids, tasks=tasks, names=spec.names, uids=uids,
+                             states=spec.states, ended_since=spec.ended_since,
+                             submitted_before=spec.submitted_before,
+                             include_finished=spec.include_finished)  # fmt: skip
+
+
 def list_jobs(db: Database, *, all_jobs: bool = False, states: list[str] | None = None,
               limit: int | None = None, uid: int | None = None) -> list[Job]:  # fmt: skip
     with db.read() as tx:

@@ -109,7 +109,9 @@ def _submit(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     env = {**env, **account_variables(caller.uid)}  # `~` is the caller's home, not root's
     ctx = SubmitContext(cwd=cwd, env=env, now=now, umask=umask)
     script = args.text("script", optional=True, max_len=SCRIPT_MAX_CHARS)
-    request = build_request(args.texts("args"), ctx, script_text=script, check_paths=False)
+    prefix = args.text("output_prefix", optional=True) or "scns"
+    request = build_request(args.texts("args"), ctx, script_text=script, check_paths=False,
+                            output_prefix=prefix)  # fmt: skip
     who = Submitter(caller.user_name, caller.uid, caller.gid)
     done = store(db, request, ctx, who, limits=site.limits, caller=caller, check_paths=False)
     return {"job_id": done.job_id, "tasks": done.tasks, "warnings": list(done.warnings),
@@ -164,6 +166,25 @@ def _hide_others(db: Database, caller: Caller, site: Site, texts: list[str]) -> 
             _visible(job, caller, site)
 
 
+def _jobs(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    """Jobs by filter, for the Slurm tools (squeue, sacct, scontrol, scancel)."""
+    from scns.service.jobs import JobFilter, find_jobs
+
+    def number(name: str) -> float | None:
+        value = args.raw.get(name)
+        if value is not None and not isinstance(value, (int, float)):
+            raise InvalidInput(f"malformed request: {name} must be a number")
+        return value
+
+    spec = JobFilter(tuple(args.texts("refs")), tuple(args.texts("names")),
+                     tuple(args.texts("users")), tuple(args.texts("states")),
+                     number("ended_since"), number("submitted_before"),
+                     args.raw.get("include_finished", True) is True)  # fmt: skip
+    hide = site.access.private_data and not caller.is_operator
+    jobs = find_jobs(db, spec, only_uid=caller.uid if hide else None)
+    return [job_record(job, caller) for job in jobs]
+
+
 def _cancel(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     from scns.service.jobs import cancel
 
@@ -182,6 +203,26 @@ def _control(action: str) -> Callable:
                 for r in results]  # fmt: skip
 
     return run
+
+
+def _signal(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    from scns.service.control import signal_jobs
+
+    texts = args.texts("job_ids")
+    sig = args.number("signal")
+    if sig is None or not 0 < sig < 65:
+        raise InvalidInput("malformed request: signal must be a signal number")
+    _hide_others(db, caller, site, texts)
+    return signal_jobs(db, texts, sig, caller=caller)
+
+
+def _requeue(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    from scns.service.control import requeue
+
+    texts = args.texts("job_ids")
+    _hide_others(db, caller, site, texts)
+    return [{"job": r.job, "outcome": r.outcome, "changed": r.changed, "state": r.state}
+            for r in requeue(db, texts, now, caller=caller)]  # fmt: skip
 
 
 def _update(db: Database, caller: Caller, site: Site, args: _Args, now: float):
@@ -213,4 +254,7 @@ _HANDLERS: dict[str, Callable] = {
     "update": _update,
     "info": _info,
     "health": _info,
+    "jobs": _jobs,
+    "signal": _signal,
+    "requeue": _requeue,
 }

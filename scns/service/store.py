@@ -78,14 +78,20 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter,
 
             held = sql.count_live_jobs(tx, who.uid, lock=True)
             check_user_jobs(held, len(tasks), who.user_name, limits)
-        _check_fits(tx, request)
+        largest = _check_fits(tx, request)
         _check_dependency(tx, request)
         ids = sql.reserve_job_ids(tx, len(tasks))
         array_id = ids[0] if request.array_task_ids else None
         env = dict(ctx.env)
+        if request.export is not None:
+            from scns.domain.export import apply_export
+
+            env = apply_export(env, request.export)
         env.setdefault("SLURM_SUBMIT_DIR", ctx.cwd)
         env.setdefault("SLURM_SUBMIT_HOST", os.uname().nodename)
         shared = _shared_columns(request, ctx, who, time_limit_s)
+        if request.exclusive:  # sbatch --exclusive: the whole (largest) node is the job's
+            shared["cpus"] = max(request.cpus, largest)
         rows = []
         checked_dirs: set[str] = set()
         for position, (job_id, task) in enumerate(zip(ids, tasks, strict=True)):
@@ -141,6 +147,9 @@ def _shared_columns(request: JobRequest, ctx: SubmitContext, who: Submitter,
         "array_max_running": request.array_max_running,
         "submit_time": ctx.now,
         "umask": ctx.umask,
+        "open_mode": request.open_mode,
+        "signal_spec": request.signal_spec,
+        "comment": request.comment,
     }
 
 
@@ -184,8 +193,8 @@ def _check_output_dir(path: str, checked: set[str]) -> None:
     checked.add(directory)
 
 
-def _check_fits(tx: Tx, request: JobRequest) -> None:
-    """Refuse at submit what no node could ever run."""
+def _check_fits(tx: Tx, request: JobRequest) -> int:
+    """Refuse at submit what no node could ever run; returns the largest node's CPUs."""
     largest = sql.max_node_cpus(tx) or local_cpu_count()
     if request.cpus > largest:
         raise InvalidInput(
@@ -199,6 +208,7 @@ def _check_fits(tx: Tx, request: JobRequest) -> None:
                 f"requested {request.mem_mb} MB of memory but the largest node has {memory} MB"
                 " (Requested node configuration is not available)"
             )
+    return largest
 
 
 def _check_dependency(tx: Tx, request: JobRequest) -> None:

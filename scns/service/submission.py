@@ -30,7 +30,7 @@ class SubmitContext(Record):
 
 
 def build_request(args: list[str], ctx: SubmitContext, *, script_text: str | None = None,
-                  check_paths: bool = True) -> JobRequest:  # fmt: skip
+                  check_paths: bool = True, output_prefix: str = "scns") -> JobRequest:  # fmt: skip
     """Parse the command line and the script's directives into one validated request.
 
     Through the system socket the daemon gets the script's text (the client read it as the
@@ -55,7 +55,8 @@ def build_request(args: list[str], ctx: SubmitContext, *, script_text: str | Non
         argv = tuple(cli.positionals[1:])
         default_name = os.path.basename(path)
     values = merge_options(_directive_args(script), cli)
-    return _request(values, script, argv, default_name, cli.ignored, ctx, check_paths)
+    return _request(values, script, argv, default_name, cli.ignored, ctx, check_paths,
+                    output_prefix)  # fmt: skip
 
 
 def _sent_script(path: str, text: str) -> str:
@@ -166,7 +167,7 @@ def _text(values: Mapping[str, str | bool], name: str) -> str | None:
 
 
 def _request(values, script, argv, default_name, ignored, ctx: SubmitContext,
-             check_paths: bool = True) -> JobRequest:  # fmt: skip
+             check_paths: bool = True, output_prefix: str = "scns") -> JobRequest:  # fmt: skip
     from scns.domain import timespec
 
     ntasks, per_task = _cpu_shape(values)
@@ -178,7 +179,9 @@ def _request(values, script, argv, default_name, ignored, ctx: SubmitContext,
         time_limit = timespec.parse_time_limit(str(values["time"]))
     extra = _scheduling_fields(values, ctx)
     array = extra.pop("array", None)
-    default_out = "scns-%A_%a.out" if array else "scns-%j.out"
+    if output_prefix not in ("scns", "slurm"):
+        raise InvalidInput(f"invalid output prefix {output_prefix!r}")
+    default_out = f"{output_prefix}-%A_%a.out" if array else f"{output_prefix}-%j.out"
     return JobRequest(
         name=name,
         script=script,
@@ -200,10 +203,17 @@ def _request(values, script, argv, default_name, ignored, ctx: SubmitContext,
 def _scheduling_fields(values: Mapping[str, str | bool], ctx: SubmitContext) -> dict:
     """Options that shape when and in what order a job runs (issue: scheduling)."""
     fields: dict = {}
+    if "mem" in values and "mem-per-cpu" in values:
+        raise InvalidInput("--mem and --mem-per-cpu are mutually exclusive")
     if "mem" in values:
         from scns.domain.sizes import parse_mem_mb
 
         fields["mem_mb"] = parse_mem_mb(str(values["mem"]))
+    if "mem-per-cpu" in values:
+        from scns.domain.sizes import parse_mem_mb
+
+        ntasks, per_task = _cpu_shape(values)
+        fields["mem_mb"] = parse_mem_mb(str(values["mem-per-cpu"])) * ntasks * per_task
     if "priority" in values:
         fields["priority"] = _signed_int(values["priority"], "--priority")
     if "nice" in values:
@@ -226,7 +236,54 @@ def _scheduling_fields(values: Mapping[str, str | bool], ctx: SubmitContext) -> 
         from scns.domain.arrayspec import parse_array
 
         fields["array"] = parse_array(str(values["array"]))
+    fields.update(_slurm_fields(values))
     return fields
+
+
+def _slurm_fields(values: Mapping[str, str | bool]) -> dict:
+    """What Slurm's clients send: --export, --open-mode, --signal, --comment, --exclusive,
+    --wait, -N; GPUs are refused (running without them would be wrong)."""
+    fields: dict = {}
+    if "export" in values:
+        from scns.domain.export import apply_export
+
+        spec = str(values["export"])
+        apply_export({}, spec)  # refuse a malformed list here, before anything is stored
+        fields["export"] = spec
+    if "open-mode" in values:
+        mode = str(values["open-mode"]).strip().lower()
+        if mode not in ("append", "truncate"):
+            raise InvalidInput(f"invalid --open-mode {values['open-mode']!r}: append or truncate")
+        fields["open_mode"] = mode
+    if "signal" in values:
+        from scns.domain.signals import parse_signal_spec
+
+        text = str(values["signal"])
+        parse_signal_spec(text)
+        fields["signal_spec"] = text.strip()
+    if "comment" in values:
+        fields["comment"] = str(values["comment"])[:1000]
+    if values.get("exclusive"):
+        fields["exclusive"] = True
+    if values.get("wait"):
+        fields["wait"] = True
+    if "nodes" in values:
+        low, _, high = str(values["nodes"]).partition("-")
+        if low.strip() not in ("1", "") or high.strip() not in ("", "1"):
+            raise InvalidInput(f"invalid --nodes {values['nodes']!r}: scns runs each job on one"
+                               " node (Requested node configuration is not available)")  # fmt: skip
+    for name in ("gpus", "gpus-per-node", "gpus-per-task", "gres"):
+        if name in values and _asks_for_gpus(name, str(values[name])):
+            raise InvalidInput(f"--{name}={values[name]}: scns does not schedule GPUs"
+                               " (Requested node configuration is not available)")  # fmt: skip
+    return fields
+
+
+def _asks_for_gpus(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if name == "gres":
+        return "gpu" in text and not text.endswith(":0")
+    return text not in ("0", "none", "")
 
 
 def _begin(text: str, now: float) -> float:

@@ -126,6 +126,45 @@ def _listing_filter(states, include_finished: bool,
     return where, params
 
 
+def find_jobs(
+    tx: Tx, *, ids: Sequence[int] = (), tasks: Sequence[tuple[int, int]] = (),
+    names: Sequence[str] = (), uids: Sequence[int] = (), states: Sequence[str] = (),
+    ended_since: float | None = None, submitted_before: float | None = None,
+    include_finished: bool = True,
+) -> list[Job]:  # fmt: skip
+    """Jobs matching every given filter (the Slurm tools' -j, --name, -u, -t, -S, -E).
+
+    ``ids`` match a job or every task of an array; ``tasks`` one array task each.
+    ``ended_since`` keeps live jobs and those that ended at or after it.
+    """
+    where, params = ["1 = 1"], {}
+    refs = []
+    if ids:
+        marks, p = in_clause("i", ids)
+        params.update(p)
+        refs.append(f"id IN ({marks}) OR array_job_id IN ({marks})")
+    for n, (array_id, task) in enumerate(tasks):
+        params[f"ta{n}"], params[f"tt{n}"] = array_id, task
+        refs.append(f"(array_job_id = :ta{n} AND array_task_id = :tt{n})")
+    if refs:
+        where.append("(" + " OR ".join(refs) + ")")
+    for column, values, key in (("name", names, "n"), ("uid", uids, "u"), ("state", states, "s")):
+        if values:
+            marks, p = in_clause(key, values)
+            params.update(p)
+            where.append(f"{column} IN ({marks})")
+    if not include_finished:
+        where.append(f"state IN {_LIVE}")
+    if ended_since is not None:
+        where.append(f"(state IN {_LIVE} OR end_time >= :ended_since)")
+        params["ended_since"] = ended_since
+    if submitted_before is not None:
+        where.append("submit_time <= :submitted_before")
+        params["submitted_before"] = submitted_before
+    sql = f"SELECT {_COLS} FROM jobs WHERE {' AND '.join(where)} ORDER BY id"
+    return [_job(r) for r in tx.rows(sql, params)]
+
+
 def count_live_jobs(tx: Tx, uid: int, *, lock: bool = False) -> int:
     """Pending and running jobs of one user (array tasks one by one), for max_jobs_per_user.
 
@@ -176,6 +215,30 @@ def request_cancel(tx: Tx, job_ids: Sequence[int]) -> list[tuple[int, str | None
             params,
         )
     ]
+
+
+def request_signal(tx: Tx, job_ids: Sequence[int], sig: int) -> list[int]:
+    """Ask running jobs' nodes to deliver ``sig`` (scancel --signal); returns those asked."""
+    marks, params = in_clause("i", job_ids)
+    params["sig"] = sig
+    rows = tx.rows(
+        f"UPDATE jobs SET pending_signal = :sig WHERE id IN ({marks}) AND state = 'RUNNING'"
+        " RETURNING id",
+        params,
+    )
+    return [r[0] for r in rows]
+
+
+def request_requeue(tx: Tx, job_ids: Sequence[int]) -> list[int]:
+    """Ask running jobs' nodes to end them and put them back in the queue (scontrol
+    requeue); returns those asked."""
+    marks, params = in_clause("i", job_ids)
+    rows = tx.rows(
+        "UPDATE jobs SET requeue_requested = 1, cancel_requested = 1"
+        f" WHERE id IN ({marks}) AND state = 'RUNNING' RETURNING id",
+        params,
+    )
+    return [r[0] for r in rows]
 
 
 _UPDATABLE = ("priority", "nice", "time_limit_s")

@@ -212,14 +212,20 @@ def _won_pg(tx: Tx, steps: str, params: dict, wake: str | None = None) -> bool:
     return tx.rows(statement, {**params, "wake": wake})[0][0] == 1
 
 
-def requeue(tx: Tx, job_id: int, *, expected: Sequence[str], now: float, reason: str) -> bool:
-    """Send an allocated job back to PENDING (it never ran, or --requeue after a node failure)."""
+def requeue(tx: Tx, job_id: int, *, expected: Sequence[str], now: float, reason: str,
+            held_by: tuple[str, int] | None = None) -> bool:  # fmt: skip
+    """Send a job back to PENDING (it never ran, --requeue after a node failure, scontrol
+    requeue); a finished job forgets how it ended. The epoch (restarts) moves on, which
+    fences every node still acting on the old allocation."""
     marks, params = in_clause("e", expected)
     params.update(id=job_id, reason=reason)
+    guard = _fence(params, held_by)
     won = tx.run(
         "UPDATE jobs SET state = 'PENDING', node = NULL, cpu_ids = NULL, pid = NULL,"
-        " pid_start_ticks = NULL, start_time = NULL, cancel_requested = 0,"
-        f" restarts = restarts + 1, reason = :reason WHERE id = :id AND state IN ({marks})",
+        " pid_start_ticks = NULL, start_time = NULL, end_time = NULL, exit_code = NULL,"
+        " signal = NULL, cancel_requested = 0, requeue_requested = 0, pending_signal = NULL,"
+        " max_rss_bytes = NULL, cpu_user_s = NULL, cpu_system_s = NULL,"
+        f" restarts = restarts + 1, reason = :reason WHERE id = :id AND state IN ({marks})" + guard,
         params,
     )
     if won == 1:
@@ -245,13 +251,32 @@ def live_jobs_on_node(tx: Tx, node: str) -> list[Job]:
     return [_job(r) for r in rows]
 
 
-def cancel_requested_on_node(tx: Tx, node: str) -> list[int]:
+def cancel_requested_on_node(tx: Tx, node: str) -> list[tuple[int, bool]]:
+    """(id, whether it is a requeue) of this node's jobs someone asked to end."""
     rows = tx.rows(
-        "SELECT id FROM jobs WHERE node = :node AND cancel_requested = 1"
+        "SELECT id, requeue_requested FROM jobs WHERE node = :node AND cancel_requested = 1"
         " AND state IN ('CONFIGURING', 'RUNNING')",
         {"node": node},
     )
-    return [r[0] for r in rows]
+    return [(r[0], bool(r[1])) for r in rows]
+
+
+def signals_requested_on_node(tx: Tx, node: str) -> list[tuple[int, int]]:
+    """(id, signal) of this node's running jobs with a signal to deliver (scancel -s)."""
+    rows = tx.rows(
+        "SELECT id, pending_signal FROM jobs WHERE node = :node AND state = 'RUNNING'"
+        " AND pending_signal IS NOT NULL",
+        {"node": node},
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def signal_delivered(tx: Tx, job_id: int, sig: int) -> None:
+    """Clear a delivered signal, unless another one was asked for meanwhile."""
+    tx.run(
+        "UPDATE jobs SET pending_signal = NULL WHERE id = :id AND pending_signal = :sig",
+        {"id": job_id, "sig": sig},
+    )
 
 
 def add_event(tx: Tx, job_id: int, now: float, kind: str, detail: str | None) -> None:
