@@ -160,7 +160,8 @@ def info(
     if as_json:
         render.print_json([n.to_dict() for n in nodes])
         return
-    header = ("NODE", "STATE", "CPUS", "ALLOC", "IDLE", "MEMORY", "HEARTBEAT", "REASON")
+    header = ("NODE", "STATE", "CPUS", "ALLOC", "IDLE", "MEMORY", "HEARTBEAT", "CONTAIN",
+              "REASON")  # fmt: skip
     render.print_table(header, [n.row() for n in nodes])
 
 

@@ -433,6 +433,11 @@ class Executor(Signalling, ScriptCopies):
                 wait_empty(group, 1.0)
                 group.remove()
 
+    @property
+    def containment_kind(self) -> str:
+        """How this node holds its jobs: cgroup2, cgroup1, or process-group (the fallback)."""
+        return self.containment.kind if self.containment is not None else "process-group"
+
     def remove_emptied_cgroups(self) -> None:
         """Retry the removal of job cgroups that were still being let go."""
         self.unremoved = [g for g in self.unremoved if g.exists() and not g.remove()]

@@ -162,7 +162,8 @@ class Daemon:
         with self.db.write() as tx:
             sql.upsert_node(tx, name=self.node, hostname=self.host,
                             cpu_ids=self.cpu_ids, mem_mb=self.mem_mb, pid=os.getpid(),
-                            now=now, version=__version__)  # fmt: skip
+                            now=now, version=__version__,
+                            containment=self.executor.containment_kind)  # fmt: skip
             sql.notify(tx)
         self.heartbeat_due = now + self.settings.heartbeat_interval_s
 

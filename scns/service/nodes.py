@@ -23,6 +23,7 @@ class NodeSummary:
     heartbeat_age_s: float | None
     reason: str | None
     drained: bool = False
+    containment: str | None = None  # cgroup2, cgroup1 or process-group
 
     @property
     def idle(self) -> int:
@@ -53,13 +54,14 @@ class NodeSummary:
             "heartbeat_age_s": self.heartbeat_age_s,
             "reason": self.reason,
             "drained": self.drained,
+            "containment": self.containment,
         }
 
     def row(self) -> tuple[str, ...]:
         age = "never" if self.heartbeat_age_s is None else f"{self.heartbeat_age_s:.0f}s ago"
         mem = f"{self.allocated_mem_mb}/{self.mem_mb}M" if self.mem_mb else "-"
         return (self.name, self.state, str(self.cpus), str(self.allocated), str(self.idle),
-                mem, age, self.reason or "")  # fmt: skip
+                mem, age, self.containment or "-", self.reason or "")  # fmt: skip
 
 
 def node_state(is_down: bool, cpus: int, allocated: int, drained: bool = False) -> str:
@@ -117,7 +119,7 @@ def node_summaries(
         reason = _shown_reason(node["reason"], offline, node["state"])
         state = node_state(offline is not None, cpus, used, drained)
         out.append(NodeSummary(node["name"], state, cpus, used, node["mem_mb"], used_mem, beat,
-                               age, reason, drained))  # fmt: skip
+                               age, reason, drained, node.get("containment")))  # fmt: skip
     return out
 
 

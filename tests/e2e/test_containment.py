@@ -149,3 +149,12 @@ def test_no_cgroup_is_left_behind(contained: Scns) -> None:
     leftovers = [p for p in found.stdout.split() if contained.home not in p]
     wait_until(lambda: not [p for p in leftovers if os.path.isdir(p)], 10, 0.05,
                "the job's cgroup to be removed")  # fmt: skip
+
+
+def test_info_shows_how_the_node_contains_its_jobs(contained: Scns) -> None:
+    import json
+
+    nodes = json.loads(contained.run("info", "--json").stdout)
+    assert [n["containment"] for n in nodes] == [cgroups.detect("probe").kind]
+    assert nodes[0]["containment"] in ("cgroup1", "cgroup2")
+    assert "CONTAIN" in contained.run("info").stdout

@@ -11,15 +11,18 @@ from __future__ import annotations
 from scns.db.engine import Tx
 
 NODE_COLUMNS = ("name", "hostname", "cpu_ids", "mem_mb", "state", "reason", "pid",
-                "started_time", "heartbeat_time", "version")  # fmt: skip
+                "started_time", "heartbeat_time", "version", "containment")  # fmt: skip
 
 
-def upsert_node(tx: Tx, *, name, hostname, cpu_ids, mem_mb, pid, now, version) -> None:
-    """Register a starting daemon's node: UP, or still DRAIN (a drain outlives restarts)."""
+def upsert_node(tx: Tx, *, name, hostname, cpu_ids, mem_mb, pid, now, version,
+                containment: str | None = None) -> None:  # fmt: skip
+    """Register a starting daemon's node: UP, or still DRAIN (a drain outlives restarts).
+    ``containment``: how its jobs are held (cgroup2, cgroup1, process-group)."""
     tx.run(
         "INSERT INTO nodes (name, hostname, cpu_ids, mem_mb, state, reason, pid, started_time,"
-        " heartbeat_time, version) VALUES (:name, :hostname, :cpu_ids, :mem_mb, 'UP', NULL,"
-        " :pid, :now, :now, :version) ON CONFLICT (name) DO UPDATE SET hostname = :hostname,"
+        " heartbeat_time, version, containment) VALUES (:name, :hostname, :cpu_ids, :mem_mb,"
+        " 'UP', NULL, :pid, :now, :now, :version, :containment)"
+        " ON CONFLICT (name) DO UPDATE SET hostname = :hostname, containment = :containment,"
         " cpu_ids = :cpu_ids, mem_mb = :mem_mb,"
         " state = CASE WHEN nodes.state = 'DRAIN' THEN 'DRAIN' ELSE 'UP' END,"
         " reason = CASE WHEN nodes.state = 'DRAIN' THEN nodes.reason ELSE NULL END, pid = :pid,"
@@ -32,6 +35,7 @@ def upsert_node(tx: Tx, *, name, hostname, cpu_ids, mem_mb, pid, now, version) -
             "pid": pid,
             "now": now,
             "version": version,
+            "containment": containment,
         },
     )
 
