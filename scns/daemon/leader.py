@@ -18,7 +18,7 @@ from scns.daemon.scheduling import PassConfig, run_pass
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.exec.process import is_alive, process_start_ticks
-from scns.service.recovery import fail_stale_nodes
+from scns.service.recovery import fail_stale_nodes, requeue_unstarted
 
 LEADER_LEASE = "scheduler"
 RESEND_AFTER_S = 2.0
@@ -142,7 +142,9 @@ class Leader:
         return [s.job_id for s in result.started if s.node == self.node]
 
     def repair(self, now: float) -> None:
-        """Down stale nodes, and resend start messages that may have been lost."""
+        """Down stale nodes; resend start messages that may have been lost, or requeue the
+        jobs when their node went down meanwhile (a pass placed them on a moment-old view
+        of a node that was stopping: they never ran, and nobody there will start them)."""
         if now < self.repair_due:
             return
         self.repair_due = now + REPAIR_EVERY_S
@@ -153,9 +155,14 @@ class Leader:
                 node_fail=len(failures.node_failed))  # fmt: skip
         with self.db.read() as tx:
             stale = sql.stale_configuring(tx, now - RESEND_AFTER_S)
+            down = {n["name"] for n in sql.list_nodes(tx) if n["state"] == "DOWN"} if stale else ()
+        orphans = [job_id for job_id, node in stale if node in down]
+        if orphans:
+            requeued = requeue_unstarted(self.db, orphans, now, "node down")
+            log("requeued_from_down_nodes", jobs=len(requeued))
         by_node: dict[str, list[int]] = defaultdict(list)
         for job_id, node in stale:
-            if node != self.node:
+            if node != self.node and node not in down:
                 by_node[node].append(job_id)
         if by_node:
             log("dispatch_resent", jobs=sum(map(len, by_node.values())))

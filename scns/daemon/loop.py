@@ -141,7 +141,7 @@ class Daemon:
                 if job_id not in self.executor.tracked:
                     sql.requeue(tx, job_id, expected=["CONFIGURING"], now=now,
                                 reason="node stopped")  # fmt: skip
-            sql.notify(tx)
+            sql.notify(tx, "nodes")  # the leader re-reads the nodes: none is sent here now
         log("node_offline", node=self.node)
 
     def _on_signal(self, _signum, _frame) -> None:

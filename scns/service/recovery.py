@@ -62,6 +62,20 @@ def fail_stale_nodes(db: Database, now: float, timeout_s: float, *, dry_run: boo
     return result
 
 
+def requeue_unstarted(db: Database, job_ids: list[int], now: float, reason: str) -> list[int]:
+    """Send jobs allocated but never started back to the queue (guarded: one that started
+    meanwhile stays); returns those requeued."""
+    with db.write() as tx:
+        done = [
+            j
+            for j in job_ids
+            if sql.requeue(tx, j, expected=["CONFIGURING"], now=now, reason=reason)
+        ]
+        if done:
+            sql.notify(tx)
+    return done
+
+
 class _DryRun(Exception):
     """Rolls back a dry run's transaction while carrying what it would have done."""
 
