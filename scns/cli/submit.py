@@ -13,11 +13,12 @@ def main(args: list[str]) -> int:
     from scns.cli.entry import fail
     from scns.domain.options import USAGE
 
-    if any(a in ("-h", "--help", "--usage") for a in _option_words(args)):
+    words = args[: args.index("--")] if "--" in args else args
+    if any(a in ("-h", "--help", "--usage") for a in words):
         sys.stdout.write(USAGE)
         return 0
     try:
-        request, job_id, warnings = submit_args(args)
+        request, job_id, warnings = submit_args(args, options_anywhere=True)
     except ScnsError as exc:
         return fail(str(exc), command="scns submit")
     except FileNotFoundError as exc:  # the current directory was removed under us
@@ -28,11 +29,30 @@ def main(args: list[str]) -> int:
         sys.stdout.write(f"{job_id}\n")
     else:
         sys.stdout.write(f"Submitted batch job {job_id}\n")
-    return 0
+    if not request.wait:
+        return 0
+    sys.stdout.flush()
+    return wait_and_report(job_id, "scns submit")
+
+
+def wait_and_report(job_id: int, command: str) -> int:
+    """--wait: block until the job (every task) ends; exit as ``sbatch --wait`` does.
+    Ctrl-C stops waiting, not the job."""
+    from scns.compat.waiting import exit_code_of, wait_for
+
+    try:
+        return exit_code_of(wait_for(job_id))
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{command}: stopped waiting; job {job_id} keeps running"
+                         f" (scns cancel {job_id} ends it)\n")  # fmt: skip
+        return 130
+    except ScnsError as exc:
+        sys.stderr.write(f"{command}: error: {exc}\n")
+        return 1
 
 
 def submit_args(args: list[str], *, output_prefix: str = "scns",
-                script_text: str | None = None):  # fmt: skip
+                script_text: str | None = None, options_anywhere: bool = False):  # fmt: skip
     """Submit from command-line words: (the request, the job id, warnings).
 
     The script is read and checked here, as the caller (the caller's file permissions
@@ -45,10 +65,12 @@ def submit_args(args: list[str], *, output_prefix: str = "scns",
     umask = os.umask(0o022)
     os.umask(umask)
     ctx = SubmitContext(cwd=os.getcwd(), env=dict(os.environ), now=time.time(), umask=umask)
-    request = build_request(args, ctx, script_text=script_text, output_prefix=output_prefix)
+    request = build_request(args, ctx, script_text=script_text, output_prefix=output_prefix,
+                            options_anywhere=options_anywhere)  # fmt: skip
     sock = socket_path()
     if sock:
-        job_id, warnings = _through_socket(sock, args, request, ctx, output_prefix)
+        job_id, warnings = _through_socket(sock, args, request, ctx, output_prefix,
+                                           options_anywhere)  # fmt: skip
     else:
         job_id, warnings = _directly(request, ctx)
     return request, job_id, warnings
@@ -63,17 +85,34 @@ def _directly(request, ctx) -> tuple[int, tuple[str, ...]]:
     db, run_dir = open_db()
     submitted = store(db, request, ctx, Submitter.current(), limits=SubmitLimits.from_env())
     notify(run_dir)
-    return submitted.job_id, submitted.warnings
+    warnings = submitted.warnings
+    if not _daemon_alive(db, ctx.now):  # stored all the same: durability first
+        warnings += (f"no scns daemon is running: job {submitted.job_id} waits until one"
+                     " starts (scns daemon)",)  # fmt: skip
+    return submitted.job_id, warnings
 
 
-def _through_socket(sock: str, args: list[str], request, ctx,
-                    output_prefix: str) -> tuple[int, list[str]]:  # fmt: skip
+def _daemon_alive(db, now: float) -> bool:
+    """Whether any node has a daemon with a fresh heartbeat (one small read)."""
+    from scns import paths
+    from scns.db import statements as sql
+    from scns.domain.liveness import is_served
+
+    timeout = paths.setting("heartbeat_timeout_s")
+    timeout_s = float(timeout) if timeout is not None else 30.0
+    with db.read() as tx:
+        return any(is_served(node, now, timeout_s) for node in sql.list_nodes(tx))
+
+
+def _through_socket(sock: str, args: list[str], request, ctx, output_prefix: str,
+                    options_anywhere: bool) -> tuple[int, list[str]]:  # fmt: skip
     """System mode: the daemon stores the job as the uid the kernel gives it."""
     from scns.cli.remote import call
 
     result = call(sock, "submit", {"args": list(args), "script": request.script, "cwd": ctx.cwd,
                                    "env": ctx.env, "umask": ctx.umask,
-                                   "output_prefix": output_prefix})  # fmt: skip
+                                   "output_prefix": output_prefix,
+                                   "options_anywhere": options_anywhere})  # fmt: skip
     return int(result["job_id"]), list(result["warnings"])
 
 

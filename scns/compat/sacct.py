@@ -375,7 +375,7 @@ def _reason(job: Job) -> str:
 FIELDS: tuple[Field, ...] = (
     Field("Account", 10, "str", lambda r, c: None),
     Field("AllocCPUS", 10, "num", lambda r, c: str(r.job.cpus)),
-    Field("Comment", 14, "str", lambda r, c: None),
+    Field("Comment", 14, "str", lambda r, c: r.job.comment),
     Field("CPUTime", 10, "time", lambda r, c: fmt.clock_duration(_elapsed(r, c) * r.job.cpus)),
     Field("CPUTimeRAW", 10, "num", lambda r, c: str(_elapsed(r, c) * r.job.cpus)),
     Field("Elapsed", 10, "time", lambda r, c: fmt.clock_duration(_elapsed(r, c))),

@@ -39,13 +39,9 @@ def main(args: list[str]) -> int:
     sys.stdout.flush()
     if not request.wait:
         return 0
-    from scns.compat.waiting import exit_code_of, wait_for
+    from scns.cli.submit import wait_and_report
 
-    try:
-        return exit_code_of(wait_for(job_id))
-    except ScnsError as exc:
-        sys.stderr.write(f"sbatch: error: {exc}\n")
-        return 1
+    return wait_and_report(job_id, "sbatch")
 
 
 def _has_script(args: list[str]) -> bool:

@@ -24,7 +24,7 @@ from scns.daemon.log import StepHealth, describe, log
 from scns.daemon.scheduling import PassConfig
 from scns.db import statements as sql
 from scns.db.engine import Database, DatabaseError
-from scns.service.nodes import is_served
+from scns.domain.liveness import is_served
 from scns.settings import Settings
 
 LOOK_AROUND_EVERY_S = 1.0

@@ -67,7 +67,7 @@ def check_node_row(db, name: str, timeout_s: float) -> None:
     import time
 
     from scns.db import statements as sql
-    from scns.service.nodes import is_served
+    from scns.domain.liveness import is_served
 
     with db.read() as tx:
         row = sql.get_node(tx, name)
@@ -102,7 +102,7 @@ def warn_overcommit(db, name: str, cpus: int, timeout_s: float) -> None:
 
     from scns.daemon.log import log
     from scns.db import statements as sql
-    from scns.service.nodes import is_served
+    from scns.domain.liveness import is_served
 
     host, now = socket.gethostname(), time.time()
     with db.read() as tx:

@@ -171,19 +171,29 @@ class ParsedArgs:
         self.positionals: list[str] = []
 
 
-def parse_args(args: list[str], *, where: str = "command line") -> ParsedArgs:
-    """Parse sbatch-style options; the first non-option word starts the script and its args."""
+def parse_args(args: list[str], *, where: str = "command line",
+               anywhere: bool = False) -> ParsedArgs:  # fmt: skip
+    """Parse sbatch-style options.
+
+    sbatch's rule (the default, and for ``#SBATCH`` lines): the first non-option word starts
+    the script and its arguments. ``anywhere`` (``scns submit``): options are recognised
+    before and after the script, other words are the script's arguments, and everything
+    after ``--`` goes to the script untouched.
+    """
     parsed = ParsedArgs()
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
-            parsed.positionals = args[i + 1 :]
+            parsed.positionals += args[i + 1 :]
             break
         if arg.startswith("--"):
             i = _take_long(args, i, parsed, where)
         elif arg.startswith("-") and len(arg) > 1:
             i = _take_short(args, i, parsed, where)
+        elif anywhere:
+            parsed.positionals.append(arg)
+            i += 1
         else:
             parsed.positionals = args[i:]
             break

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from scns.db import statements as sql
 from scns.db.engine import Database
+from scns.domain.liveness import is_served, offline_reason
 from scns.errors import InvalidInput
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 30.0
@@ -76,23 +77,6 @@ def node_state(is_down: bool, cpus: int, allocated: int, drained: bool = False) 
     return "allocated" if allocated >= cpus else "mixed"
 
 
-def is_served(node: dict, now: float, timeout_s: float) -> bool:
-    """A node row that a running daemon serves: not DOWN, a pid, a fresh heartbeat."""
-    age = None if node["heartbeat_time"] is None else now - node["heartbeat_time"]
-    return _offline_reason(node, age, timeout_s) is None
-
-
-def _offline_reason(node: dict, age: float | None, timeout_s: float) -> str | None:
-    """Why no daemon serves the node (None while one does)."""
-    if node["state"] == "DOWN":
-        return node["reason"] or "down"
-    if node["pid"] is None:
-        return "stopped"
-    if age is None or age >= timeout_s:
-        return "heartbeat stale"
-    return None
-
-
 def _shown_reason(reason: str | None, offline: str | None, state: str) -> str | None:
     """A DOWN node's own reason; why another is offline (and still drained, if so)."""
     if offline is None or state == "DOWN":
@@ -115,7 +99,7 @@ def node_summaries(
         beat = node["heartbeat_time"]
         age = None if beat is None else round(max(0.0, now - beat), 1)
         drained = node["state"] == "DRAIN"
-        offline = _offline_reason(node, age, timeout_s)
+        offline = offline_reason(node, age, timeout_s)
         reason = _shown_reason(node["reason"], offline, node["state"])
         state = node_state(offline is not None, cpus, used, drained)
         out.append(NodeSummary(node["name"], state, cpus, used, node["mem_mb"], used_mem, beat,

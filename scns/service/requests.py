@@ -111,7 +111,8 @@ def _submit(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     script = args.text("script", optional=True, max_len=SCRIPT_MAX_CHARS)
     prefix = args.text("output_prefix", optional=True) or "scns"
     request = build_request(args.texts("args"), ctx, script_text=script, check_paths=False,
-                            output_prefix=prefix)  # fmt: skip
+                            output_prefix=prefix,
+                            options_anywhere=args.flag("options_anywhere"))  # fmt: skip
     who = Submitter(caller.user_name, caller.uid, caller.gid)
     done = store(db, request, ctx, who, limits=site.limits, caller=caller, check_paths=False)
     return {"job_id": done.job_id, "tasks": done.tasks, "warnings": list(done.warnings),

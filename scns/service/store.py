@@ -187,7 +187,8 @@ def _check_output_dir(path: str, checked: set[str]) -> None:
     if directory in checked:
         return
     if not os.path.isdir(directory):
-        raise InvalidInput(f"output directory {directory} does not exist (for {path})")
+        raise InvalidInput(f"output directory {directory} does not exist (for {path});"
+                           f" create it first: mkdir -p {directory}")  # fmt: skip
     if os.path.isdir(path):
         raise InvalidInput(f"output path {path} is a directory")
     checked.add(directory)

@@ -30,14 +30,15 @@ class SubmitContext(Record):
 
 
 def build_request(args: list[str], ctx: SubmitContext, *, script_text: str | None = None,
-                  check_paths: bool = True, output_prefix: str = "scns") -> JobRequest:  # fmt: skip
+                  check_paths: bool = True, output_prefix: str = "scns",
+                  options_anywhere: bool = False) -> JobRequest:  # fmt: skip
     """Parse the command line and the script's directives into one validated request.
 
     Through the system socket the daemon gets the script's text (the client read it as the
     user) and does not check the user's directories (``check_paths``): the job enters them
     as the user, after privileges are dropped, and fails with the reason if it cannot.
     """
-    cli = parse_args(args)
+    cli = parse_args(args, anywhere=options_anywhere)
     if cli.values.get("wrap") is not None:
         if cli.positionals:
             raise InvalidInput("script arguments are not allowed with --wrap")
