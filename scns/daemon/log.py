@@ -89,7 +89,7 @@ class StepHealth:
             now - episode.recovered_at >= SETTLE_S)  # fmt: skip
         if episode is None or settled:
             self._episodes[step] = _Episode(error, now, now + FIRST_RETRY_S, now)
-            self._emit(now, "step_failed", step=step, error=error)
+            self._emit(now, "step_failed", step=step, error=error, at=_origin(exc))
             return
         episode.failures += 1
         episode.streak = 1 if episode.recovered_at is not None else episode.streak + 1
@@ -131,6 +131,15 @@ class StepHealth:
         self._tokens -= 1
         suppressed, self._suppressed = self._suppressed, 0
         log(event, **fields, suppressed=suppressed or None)
+
+
+def _origin(exc: BaseException) -> str | None:
+    """Where an error was raised (file:line of the innermost frame), for the first line."""
+    import os
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
 
 
 def describe(exc: BaseException) -> str:

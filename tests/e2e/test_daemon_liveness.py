@@ -314,3 +314,29 @@ def test_restarted_daemon_takes_its_dead_predecessors_lease_at_once(scns: Scns) 
     scns.wait_state(job, "RUNNING", "COMPLETED", timeout=10)
     assert time.monotonic() - restarted_at < 10
     assert "lease_taken_over" in scns.daemon_log()
+
+
+def test_a_directory_planted_at_a_status_path_is_survived_and_recovered_from(scns: Scns) -> None:
+    daemon = scns.start_daemon("--node", "n1", "--cpus", "2", env=FAST)
+    gate = os.path.join(scns.workdir, "gate")
+    job = scns.submit("--wrap", f"while [ ! -e {gate} ]; do sleep 0.05; done")
+    scns.wait_state(job, "RUNNING")
+    status = os.path.join(scns.home, "run", "status", "n1", str(job))
+    os.mkdir(status)
+    open(gate, "w").close()
+
+    def settled() -> str | None:
+        if scns.state(job) in ("COMPLETED", "FAILED"):
+            return "ended"
+        proc = health(scns)
+        return "reported" if "step reap failing" in proc.stderr else None
+
+    # Where reading the record fails, reaping keeps failing: reported, backing off, quiet.
+    if wait_until(settled, 20, 0.2, "the job to end or its reaping to be reported") == "reported":
+        assert health(scns).stderr.count("\n") == 1
+        watch_quietly(daemon.pid, daemon_log_path(scns, 0))
+        os.rmdir(status)  # the obstacle goes: the job is reaped without a restart
+    scns.wait_state(job, "COMPLETED", "FAILED")
+    after = scns.submit("--wrap", "true")
+    assert scns.wait_state(after, "COMPLETED", "FAILED")["state"] == "COMPLETED"
+    wait_until(lambda: health(scns).returncode == 0, 20, 0.2, "health to recover")

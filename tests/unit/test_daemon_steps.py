@@ -44,7 +44,8 @@ def test_logs_the_first_failure_then_a_count_now_and_then_and_the_recovery(lines
     events = [event for event, _fields in lines]
     assert events[0] == "step_failed" and set(events[1:]) == {"step_failing"}
     assert len(events) <= 1 + 100 / daemon_log.REPORT_EVERY_S + 1
-    assert lines[0][1] == {"step": "reap", "error": "ValueError: boom", "suppressed": None}
+    assert lines[0][1] == {"step": "reap", "error": "ValueError: boom", "at": None,
+                           "suppressed": None}  # fmt: skip
     steps.succeeded("reap", now)
     assert lines[-1][0] == "step_recovered" and lines[-1][1]["failures"] == 200
 
