@@ -13,7 +13,7 @@ app = typer.Typer(
     name="scns",
     help="A lightweight, reliable batch job scheduler: submit, queue, query, cancel.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -21,12 +21,124 @@ db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from scns import __version__
+
+        sys.stdout.write(f"scns {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_show_version
+        ),
+    ] = False,
+) -> None:
+    """A lightweight, reliable batch job scheduler: submit, queue, query, cancel."""
+
+
 def run(args: list[str]) -> None:
+    """Run one command and exit with its code. Every error is one line on stderr naming the
+    command (usage errors exit 2); Ctrl-C propagates as KeyboardInterrupt, for
+    ``scns.cli.entry`` to print its one line."""
+    sys.exit(_invoke(_readable(typer.main.get_command(app)), args))
+
+
+def _click_errors():
+    """(UsageError, ClickException, NoArgsIsHelpError): typer vendors click since 0.2x."""
     try:
-        app(args=args, prog_name="scns")
+        from typer._click import exceptions as errors
+    except ImportError:  # an older typer on the real click
+        from click import exceptions as errors  # type: ignore[no-redef]
+    return errors.UsageError, errors.ClickException, getattr(errors, "NoArgsIsHelpError", ())
+
+
+def _invoke(command, args: list[str]) -> int:
+    """click's ``main`` without its handlers: they print boxes, "Aborted!", or swallow
+    Ctrl-C into a silent exit."""
+    usage_error, click_error, no_args = _click_errors()
+    command._main_shell_completion({}, "scns", None)  # a completion request exits here
+    try:
+        with command.make_context("scns", list(args)) as ctx:
+            command.invoke(ctx)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:  # a prompt's Ctrl-C or end of input
+        raise KeyboardInterrupt from None
+    except no_args as exc:  # `scns` or `scns db` alone: the help, as before
+        sys.stdout.write(exc.format_message() + "\n")
+        return 2
+    except usage_error as exc:
+        name = exc.ctx.command_path if exc.ctx is not None else "scns"
+        hint = f" (see `{name} --help`)" if exc.ctx is not None else ""
+        return _one_line(name, exc.format_message().rstrip(".") + hint, 2)
+    except click_error as exc:
+        return _one_line("scns", exc.format_message(), exc.exit_code)
     except ScnsError as exc:  # raised outside a command body (should not happen)
-        sys.stderr.write(f"scns: error: {exc}\n")
-        sys.exit(1)
+        return _one_line("scns", str(exc), 1)
+    return 0
+
+
+def _one_line(command: str, message: str, code: int) -> int:
+    text = " ".join(message.split())
+    sys.stderr.write(f"{command}: error: {text}\n")
+    return code
+
+
+# Help shows what a value is (ID, N, TIME), not its Python type (<str>, <int>, <bool>).
+_METAVARS = {"job_id": "ID", "job_ids": "ID", "mem": "SIZE", "time": "TIME", "node": "NAME",
+             "name": "NAME", "purge_after": "AGE", "metrics_port": "PORT",
+             "metrics_address": "ADDRESS", "user": "USER", "state": "STATE"}  # fmt: skip
+
+
+def _readable(command):
+    """Give every parameter without a metavar a readable one; flags and arguments show no
+    type column (an argument's name already says what it is)."""
+    for param in getattr(command, "params", []):
+        flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
+        is_argument = param.param_type_name == "argument"
+        if param.metavar is None and not flag:
+            param.metavar = _METAVARS.get(param.name or "") or (
+                "N" if _is_number(param) else (param.name or "value").upper())  # fmt: skip
+        if flag or is_argument:
+            param.__class__ = _untyped(type(param))
+    command.__class__ = _untyped(type(command))  # and its --help flag
+    for sub in getattr(command, "commands", {}).values():
+        _readable(sub)
+    return command
+
+
+def _untyped_help(self, ctx):
+    option = super(type(self), self).get_help_option(ctx)
+    if option is not None:
+        option.__class__ = _untyped(type(option))
+    return option
+
+
+def _is_number(param) -> bool:
+    descriptor = getattr(param, "type_descriptor", None)  # typer's own parameters
+    if descriptor is not None:
+        return getattr(descriptor, "annotation", None) in (int, float)
+    return getattr(getattr(param, "type", None), "name", "") in ("integer", "float")
+
+
+_UNTYPED: dict[type, type] = {}
+
+
+def _untyped(cls: type) -> type:
+    """A subclass of typer's parameter (or command) class whose help shows no type column
+    (for a command: on its --help flag)."""
+    if cls in _UNTYPED.values():
+        return cls
+    if cls not in _UNTYPED:
+        method = "get_help_option" if hasattr(cls, "get_help_option") else "display_type_rich"
+        body = _untyped_help if method == "get_help_option" else lambda self, ctx: None
+        _UNTYPED[cls] = type(f"Untyped{cls.__name__}", (cls,), {method: body})
+    return _UNTYPED[cls]
 
 
 def _fail(exc: BaseException, command: str) -> typer.Exit:
@@ -79,35 +191,6 @@ def queue(
     from scns.cli.fast_jobs import show_queue
 
     raise typer.Exit(show_queue(all_jobs, state or [], limit, as_json))
-
-
-@app.command()
-def cancel(
-    job_ids: Annotated[list[str], typer.Argument(help="Job ids, array ids or array tasks.")],
-) -> None:
-    """Cancel jobs: pending ones at once; running ones get SIGTERM, then SIGKILL.
-
-    Example: scns cancel 42 43_7
-    """
-    from scns.cli.context import notify, open_db
-    from scns.cli.remote import call, target
-    from scns.service.jobs import CancelResult
-    from scns.service.jobs import cancel as cancel_jobs
-
-    try:
-        sock = target()
-        if sock:
-            answer = call(sock, "cancel", {"job_ids": list(job_ids)})
-            results = [CancelResult(r["job"], r["outcome"]) for r in answer]  # type: ignore[union-attr]
-        else:
-            db, run_dir = open_db()
-            results = cancel_jobs(db, job_ids)
-            if any(r.outcome == "signalled" for r in results):
-                notify(run_dir)
-    except ScnsError as exc:
-        raise _fail(exc, "cancel") from None
-    for result in results:
-        sys.stdout.write(f"scns cancel: {result.message}\n")
 
 
 @app.command()

@@ -5,28 +5,124 @@ typer, pydantic and SQLAlchemy imports would cost several times the work itself;
 is parsed by the same sbatch option table used for ``#SBATCH`` lines and talks to SQLite
 through the standard library. ``query`` and ``queue`` take the same kind of path
 (``scns.cli.fast_jobs``) for their plain forms. Everything else goes through the typer app.
+
+Whatever path a command takes, Ctrl-C ends it with one line and exit 130, and a closed
+pipe (``scns queue | head``) ends it quietly.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
+BROKEN_PIPE = 1  # what Python's documentation advises, and what rich's help screens exit with
+GROUPS = ("db", "node", "compat")  # commands whose second word names the subcommand
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    try:
+        try:
+            code = _dispatch(args)
+        except SystemExit as stop:  # typer and the commands exit this way
+            code = stop.code
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at shutdown
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{command_name(args)}: interrupted\n")
+        code = INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        code = BROKEN_PIPE
+    sys.exit(code)
+
+
+def _dispatch(args: list[str]) -> int | None:
     if args and args[0] == "submit":
+        if _wants_help(args[1:]):
+            sys.stdout.write(submit_usage())
+            return 0
         from scns.cli.submit import main as submit
 
-        sys.exit(submit(args[1:]))
+        return submit(args[1:])
     if args and args[0] in ("query", "queue"):
         from scns.cli.fast_jobs import run as fast
 
         code = fast(args[0], args[1:])
         if code is not None:
-            sys.exit(code)
+            return code
+    if args == ["--version"]:  # what scripts ask first: no typer import for it
+        from scns import __version__
+
+        sys.stdout.write(f"scns {__version__}\n")
+        return 0
     from scns.cli.app import run
 
     run(args)
+    return 0
+
+
+def command_name(args: list[str]) -> str:
+    """``scns``, ``scns queue``, ``scns db upgrade``: how the one-line messages name it."""
+    words = ["scns"]
+    for arg in args[:2]:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+        if arg not in GROUPS:
+            break
+    return " ".join(words)
+
+
+def _silence_stdout() -> None:
+    """The reader went away: later writes and the interpreter's final flush go nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _wants_help(args: list[str]) -> bool:
+    """``scns submit`` takes its options anywhere before ``--`` (after it: the script's)."""
+    words = args[: args.index("--")] if "--" in args else args
+    return any(a in ("-h", "--help", "--usage") for a in words)
+
+
+def submit_usage() -> str:
+    """``scns submit --help``: the option summary, and every sbatch option scns accepts
+    without implementing it, listed from the option table itself."""
+    from scns.domain.options import _SLURM_ONLY, SILENT, USAGE
+
+    head, _, tail = USAGE.partition("\nAccepted and ignored")
+    _, _, example = tail.partition("\nExample:")
+    silent = [_spelled(n, s) for n, s, _kind in _SLURM_ONLY if n in SILENT]
+    warned = [_spelled(n, s) for n, s, _kind in _SLURM_ONLY if n not in SILENT]
+    text = (
+        head + "\nAccepted and ignored without a warning (one scns cluster has no accounts,\n"
+        "partitions or QOS):\n"
+        + _wrapped(silent)
+        + "\nAccepted and ignored with a warning that names them:\n"
+        + _wrapped(warned)
+        + "\nGPUs (--gpus, --gres=gpu) and several nodes are refused.\n"
+    )
+    return text + ("\nExample:" + example if example else "")
+
+
+def _spelled(name: str, short: str) -> str:
+    return f"-{short}/--{name}" if short else f"--{name}"
+
+
+def _wrapped(names: list[str], width: int = 88) -> str:
+    lines, line = [], " "
+    for name in names:
+        if len(line) + len(name) + 2 > width:
+            lines.append(line.rstrip())
+            line = " "
+        line += f" {name},"
+    lines.append(line.rstrip(","))
+    return "\n".join(lines) + "\n"
 
 
 def fail(message: str, *, command: str = "scns", code: int = 1) -> int:
