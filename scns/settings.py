@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_array_size: int = Field(10001, ge=1)  # indices must stay below it (MaxArraySize)
     max_jobs_per_user: int | None = Field(None, ge=0)  # pending + running; 50,000 in system mode
 
+    # operators: the daemon's log lines and its Prometheus endpoint (None: off)
+    log_format: str = "logfmt"  # or "json"
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_address: str = "127.0.0.1"
+
     # PostgreSQL pool
     pool_size: int = Field(20, gt=0)
     max_overflow: int = Field(10, ge=0)
@@ -83,6 +88,13 @@ class Settings(BaseSettings):
 
         if value not in POLICIES:
             raise ValueError(f"expected one of {', '.join(sorted(POLICIES))}")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("logfmt", "json"):
+            raise ValueError("expected logfmt or json")
         return value
 
     @field_validator("max_time", mode="before")
