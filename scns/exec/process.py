@@ -259,7 +259,13 @@ def read_status(path: str) -> ExitStatus | StartFailure | str | None:
     except OSError:  # a link or something else planted in place of a status: no status
         return None
     try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory planted in its place
+            return None
         text = os.read(fd, 8192).decode(errors="replace")
+    except OSError:
+        return None
     finally:
         os.close(fd)
     if not text.endswith("\n"):
