@@ -245,6 +245,13 @@ def _info(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     return [dataclasses.asdict(n) for n in node_summaries(db, now, site.heartbeat_timeout_s)]
 
 
+def _stats(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    """Counts and sums only (no job's details), so every user may ask."""
+    from scns.service.stats import gather
+
+    return gather(db, now, site.heartbeat_timeout_s)
+
+
 _HANDLERS: dict[str, Callable] = {
     "submit": _submit,
     "query": _query,
@@ -258,4 +265,5 @@ _HANDLERS: dict[str, Callable] = {
     "jobs": _jobs,
     "signal": _signal,
     "requeue": _requeue,
+    "stats": _stats,
 }

@@ -52,7 +52,7 @@ def test_version(scns: Scns) -> None:
 
 
 HELP_COMMANDS = ["", "queue", "query", "cancel", "daemon", "info", "hold", "release",
-                 "update", "cleanup", "health", "db upgrade", "node drain"]  # fmt: skip
+                 "update", "cleanup", "health", "db upgrade", "node drain", "stats"]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", HELP_COMMANDS)
@@ -131,6 +131,7 @@ class SilentDaemon:
         (["cancel", "1"], "scns cancel"),
         (["query", "1"], "scns query"),
         (["info"], "scns info"),
+        (["stats"], "scns stats"),
     ],
 )
 def test_ctrl_c_is_one_line_and_exit_130(scns: Scns, args, command) -> None:

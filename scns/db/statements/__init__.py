@@ -70,6 +70,13 @@ from scns.db.statements.lifecycle import (
     signals_requested_on_node,
     stale_configuring,
 )
+from scns.db.statements.stats import (
+    cpu_seconds_between,
+    hourly_starts_and_ends,
+    jobs_by_state,
+    pending_by_reason,
+    waits_since,
+)
 
 __all__ = [
     "add_event",
@@ -78,6 +85,7 @@ __all__ = [
     "cancel_pending",
     "cancel_requested_on_node",
     "count_live_jobs",
+    "cpu_seconds_between",
     "delete_jobs",
     "delete_node",
     "drain_node",
@@ -92,10 +100,12 @@ __all__ = [
     "get_node",
     "heartbeat",
     "hold_pending",
+    "hourly_starts_and_ends",
     "insert_jobs",
     "job_events",
     "job_from_row",
     "job_states",
+    "jobs_by_state",
     "jobs_on_nodes",
     "jobs_to_launch",
     "known_job_ids",
@@ -109,6 +119,7 @@ __all__ = [
     "max_node_memory_mb",
     "node_allocated",
     "notify",
+    "pending_by_reason",
     "pending_jobs",
     "pending_jobs_page",
     "purgeable_jobs",
@@ -132,4 +143,5 @@ __all__ = [
     "take_lease_from",
     "update_pending",
     "upsert_node",
+    "waits_since",
 ]
