@@ -12,6 +12,7 @@ import selectors
 import signal
 import time
 
+from scns.daemon import metrics
 from scns.daemon.environment import job_environment
 from scns.daemon.home import private_dir, remove_planted
 from scns.daemon.log import log
@@ -197,6 +198,7 @@ class Executor(Signalling, ScriptCopies):
             self._use_script(entry, self._script_path(job))
             started.append(entry)
             log("job_started", job=job.id, pid=proc.pid, cpus=job.cpu_ids)
+            metrics.job_started(job.submit_time, now)
         for job_id, reason, _epoch in failed:
             log("job_failed_to_start", job=job_id, reason=reason)
         self._note_launched([job.id for job, _proc in spawned] + [f[0] for f in failed], now)
@@ -327,6 +329,7 @@ class Executor(Signalling, ScriptCopies):
             state, code, sig, won = entry.extra["final"]
             log("job_ended", job=entry.job_id, state=state, exit_code=code, signal=sig,
                 recorded=won)  # fmt: skip
+            metrics.job_ended(state, won)
 
     def _measure(self, entry: Tracked):
         """(how the job ended, what it used): an OOM kill inside its cgroup is

@@ -18,6 +18,7 @@ import socket
 import time
 
 from scns import __version__, wake
+from scns.daemon import metrics
 from scns.daemon.executor import Executor
 from scns.daemon.leader import Leader, lease_holder
 from scns.daemon.log import StepHealth, describe, log
@@ -94,6 +95,7 @@ class Daemon:
             self._stop()
 
     def _start(self) -> None:
+        metrics.start(self.settings, lambda: self.leader.is_leader)  # first: a taken port stops us
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         self._signal_w.setblocking(False)
@@ -128,6 +130,7 @@ class Daemon:
         wake.notify(self.settings.run_dir)  # the leader places what this node gave back
         self.executor.close()
         self.db.close()
+        metrics.stop()
         log("daemon_stopped", node=self.node, running_jobs=len(self.executor.tracked))
 
     def _go_offline(self) -> None:
@@ -225,6 +228,7 @@ class Daemon:
                 self._on_event(key)
         except Exception as exc:
             self.steps.failed("wait", exc, time.time())
+            metrics.step_failed("wait")
         else:
             self.steps.succeeded("wait", now)
 
@@ -326,6 +330,7 @@ class Daemon:
                 result = action(*args)
         except Exception as exc:
             self.steps.failed(step, exc, time.time())
+            metrics.step_failed(step)
             return None
         self.steps.succeeded(step, now)
         return result
@@ -355,7 +360,7 @@ class Daemon:
         leading = run("lease", now, self.leader.keep_lease, now)
         if leading:
             run("repair", now, self.leader.repair, now)
-            mine = run("schedule", now, self.leader.schedule, now) or []
+            mine = run("schedule", now, self._schedule, now) or []
         elif leading is None:
             self.leader.step_down()
         launched = run("launch", now, self._launch, look_around, mine)
@@ -366,6 +371,13 @@ class Daemon:
         run("heartbeat", now, self._heartbeat, now)
         run("listen", now, self._listen, db=False)
         return bool(ended or mine or launched)
+
+    def _schedule(self, now: float) -> list[int]:
+        """The leader's pass, timed for the metrics."""
+        began = time.perf_counter()
+        mine = self.leader.schedule(now)
+        metrics.scheduling_pass(time.perf_counter() - began)
+        return mine
 
     def _adopt(self) -> None:
         self.executor.adopt()

@@ -74,6 +74,7 @@ from scns.db.statements.stats import (
     cpu_seconds_between,
     hourly_starts_and_ends,
     jobs_by_state,
+    live_jobs_by_reason,
     pending_by_reason,
     waits_since,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "list_jobs",
     "list_nodes",
     "live_allocations",
+    "live_jobs_by_reason",
     "live_jobs_on_node",
     "mark_running",
     "max_node_cpus",

@@ -28,6 +28,14 @@ def pending_by_reason(tx: Tx) -> dict[str, int]:
     return out
 
 
+def live_jobs_by_reason(tx: Tx) -> list[tuple[str, str | None, int]]:
+    """(state, reason, count) of the pending, configuring and running jobs; the reason only
+    for pending ones (a running job's row may keep the one it waited with)."""
+    return [(state, reason, int(count)) for state, reason, count in tx.rows(
+        "SELECT state, CASE WHEN state = 'PENDING' THEN reason END AS why, COUNT(*) FROM jobs"
+        " WHERE state IN ('PENDING', 'CONFIGURING', 'RUNNING') GROUP BY state, why")]  # fmt: skip
+
+
 def waits_since(tx: Tx, since: float) -> tuple[int, float | None, float | None]:
     """(jobs started since ``since``, their mean wait, their 95th-percentile wait), a wait
     being start time minus submit time."""
