@@ -39,6 +39,7 @@ def job_environment(job: Job, submit_env_json: str, node: str, array: Mapping | 
         "SLURM_CLUSTER_NAME": "scns",
         "SLURM_JOB_PARTITION": "scns",  # the one partition sinfo shows
         "SLURM_RESTART_COUNT": str(job.restarts),
+        "SLURM_OPEN_MODE": "a" if job.open_mode == "append" else "t",  # srun reads it
         "ENVIRONMENT": "BATCH",
     }
     env.update(ids)
