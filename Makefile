@@ -42,7 +42,7 @@ bench: install ## run the benchmark suite; writes bench/results.json and bench/r
 bench-quick: install ## the benchmark suite's quick mode (under 2 minutes)
 	$(PY) bench/run.py --quick
 
-demo: install ## run the example jobs end to end on a scratch embedded home
+demo: install ## a tour on a scratch home (jobs, dependency, array, cancel, wait); says where scns is
 	./examples/demo.sh
 
 clean: ## remove the virtualenv and caches

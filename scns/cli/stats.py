@@ -78,9 +78,12 @@ def as_text(numbers: dict) -> str:
         rows.append((f"last {name}", w["started"], _duration(w["mean_wait_s"]),
                      _duration(w["p95_wait_s"]), util))  # fmt: skip
     lines += ["", *_table(("WINDOW", "STARTED", "MEAN WAIT", "P95 WAIT", "UTILIZATION"), rows)]
-    hourly = [(time.strftime("%m-%d %H:00", time.localtime(h["hour"])), h["started"], h["ended"])
-              for h in numbers["hourly"]]  # fmt: skip
-    lines += ["", *_table(("HOUR", "STARTED", "ENDED"), hourly)]
+    hourly = [(time.strftime("%m-%d %H:%M", time.localtime(h["hour"])), h["started"], h["ended"])
+              for h in numbers["hourly"] if h["started"] or h["ended"]]  # fmt: skip
+    if hourly:  # the quiet hours are left out (--json has all 24)
+        lines += ["", *_table(("HOUR", "STARTED", "ENDED"), hourly)]
+    else:
+        lines += ["", "No job started or ended in the last 24 hours."]
     return "\n".join(lines) + "\n"
 
 
