@@ -15,7 +15,7 @@ from scns.errors import ScnsError
 VERSION = 1
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a 10 MiB script plus its environment
 OPS = frozenset({"submit", "query", "queue", "cancel", "hold", "release", "update", "info",
-                 "health", "jobs", "signal", "requeue", "stats"})  # fmt: skip
+                 "health", "jobs", "signal", "requeue", "stats", "test_only"})  # fmt: skip
 
 
 class ProtocolError(ScnsError):

@@ -10,25 +10,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from scns.daemon.dependencies import blocked_reasons
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.sched.policy import plan
-from scns.sched.snapshot import NodeView, PendingJob, RunningJob, Snapshot, Start
+from scns.sched.snapshot import Snapshot, Start
+from scns.service.planning import (
+    PassConfig,
+    node_views,
+    pending_views,
+    read_pending,
+    running_jobs,
+)
 
-# Pages of blocked jobs read past per pass, so a huge dependent queue keeps a pass bounded.
-_MAX_PAGES = 10
+__all__ = ["PassConfig", "PassResult", "run_pass"]
+
 # The quick pass examines this many queue-head jobs per free CPU (and at least QUICK_MIN).
 QUICK_PER_CPU = 8
 QUICK_MIN = 32
-
-
-@dataclass(frozen=True)
-class PassConfig:
-    policy: str = "backfill"
-    default_time_limit_s: int = 3600
-    max_jobs_examined: int = 1000
-    heartbeat_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -69,22 +67,22 @@ def run_pass(
         if node_rows is None:
             node_rows = sql.list_nodes(tx)
         allocations = sql.live_allocations(tx)
-        nodes = _nodes(node_rows, allocations, now, config.heartbeat_timeout_s)
+        nodes = node_views(node_rows, allocations, now, config.heartbeat_timeout_s)
         free = sum(len(n.cpu_ids) - len(n.busy_cpu_ids) for n in nodes if n.is_up)
         if not full and free <= 0:
             return PassResult((), 0, (), time.perf_counter() - began)
         window = config.max_jobs_examined
         if not full:
             window = min(window, max(QUICK_MIN, QUICK_PER_CPU * free))
-        rows, blocked, kill = _read_pending(tx, window, now)
+        rows, blocked, kill = read_pending(tx, window, now)
         if not rows:
             return PassResult((), 0, (), time.perf_counter() - began)
         decision = plan(
             Snapshot(
                 now=now,
                 nodes=nodes,
-                running=_running(allocations, config.default_time_limit_s, now),
-                pending=_pending(rows, blocked),
+                running=running_jobs(allocations, config.default_time_limit_s, now),
+                pending=pending_views(rows, blocked),
             ),
             config.policy,
             default_time_limit_s=config.default_time_limit_s,
@@ -124,74 +122,3 @@ def _apply(tx, rows, starts, kill, changes, now: float, local_node) -> list[Star
     if changes:
         sql.set_reasons(tx, changes)
     return won
-
-
-def _read_pending(tx, limit: int, now: float) -> tuple[list[tuple], dict[int, str], list[int]]:
-    """Pending rows in queue order until ``limit`` of them may start, at most _MAX_PAGES pages.
-
-    Jobs waiting on a dependency or a begin time must not use up the examined window: a big
-    dependent array queued first would otherwise keep every job behind it from being looked at.
-    """
-    rows: list[tuple] = []
-    blocked: dict[int, str] = {}
-    kill: list[int] = []
-    for _page in range(_MAX_PAGES):
-        page = sql.pending_jobs_page(tx, limit, len(rows))
-        page_blocked, page_kill = blocked_reasons(tx, page, now)
-        rows += page
-        blocked.update(page_blocked)
-        kill += page_kill
-        if len(page) < limit or len(rows) - len(blocked) >= limit:
-            break
-    return rows, blocked, kill
-
-
-def _nodes(node_rows, allocations, now, timeout_s) -> tuple[NodeView, ...]:
-    busy: dict[str, set[int]] = {}
-    busy_mem: dict[str, int] = {}
-    for _id, node, cpu_ids, mem_mb, *_rest in allocations:
-        busy.setdefault(node, set()).update(int(c) for c in cpu_ids.split(",") if c)
-        busy_mem[node] = busy_mem.get(node, 0) + (mem_mb or 0)
-    views = []
-    for row in node_rows:
-        fresh = row["heartbeat_time"] is not None and now - row["heartbeat_time"] < timeout_s
-        views.append(
-            NodeView(
-                name=row["name"],
-                cpu_ids=tuple(int(c) for c in row["cpu_ids"].split(",") if c),
-                busy_cpu_ids=frozenset(busy.get(row["name"], ())),
-                mem_mb=row["mem_mb"] or 0,
-                busy_mem_mb=busy_mem.get(row["name"], 0),
-                is_up=row["state"] == "UP" and fresh,
-            )
-        )
-    return tuple(views)
-
-
-def _running(allocations, default_limit_s: int, now: float) -> tuple[RunningJob, ...]:
-    """The allocated jobs, with when each must end at the latest (for backfill)."""
-    out = []
-    for job_id, node, cpu_ids, mem_mb, state, started, limit_s, array_id in allocations:
-        if state not in ("CONFIGURING", "RUNNING"):
-            continue  # a leaked allocation holds its cores (cleanup frees it), not a job slot
-        cpus = len([c for c in cpu_ids.split(",") if c])
-        end = (started or now) + (limit_s or default_limit_s)
-        out.append(RunningJob(job_id, node, cpus, mem_mb or 0, max(end, now), array_id))
-    return tuple(out)
-
-
-def _pending(rows, blocked: dict[int, str]) -> tuple[PendingJob, ...]:
-    return tuple(
-        PendingJob(
-            job_id=r[0],
-            cpus=r[1],
-            mem_mb=r[2],
-            priority=r[3],
-            submit_time=r[4],
-            time_limit_s=r[5],
-            blocked_reason=blocked.get(r[0]),
-            array_job_id=r[8],
-            array_max_running=r[9],
-        )
-        for r in rows
-    )

@@ -36,6 +36,7 @@ _IMPLEMENTED: tuple[tuple[str, str, str], ...] = (
     ("signal", "", "value"),
     ("comment", "", "value"),
     ("wait", "W", "flag"),
+    ("test-only", "", "flag"),
     ("mem-per-cpu", "", "value"),
     ("exclusive", "", "optional"),
     ("nodes", "N", "value"),
@@ -108,7 +109,6 @@ _SLURM_ONLY: tuple[tuple[str, str, str], ...] = (
     ("sockets-per-node", "", "value"),
     ("spread-job", "", "flag"),
     ("switches", "", "value"),
-    ("test-only", "", "flag"),
     ("thread-spec", "", "value"),
     ("threads-per-core", "", "value"),
     ("time-min", "", "value"),
@@ -288,6 +288,7 @@ Options:
   -N, --nodes 1            one node (scns runs each job on one node)
       --comment TEXT       a comment shown by sacct
   -W, --wait               wait for the job to end; exit with its exit code
+      --test-only          submit nothing: print when and where the job would start
       --wrap COMMAND       run COMMAND under /bin/sh instead of a script file
       --parsable           print only the job id
   -h, --help               show this message

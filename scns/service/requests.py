@@ -91,8 +91,35 @@ class _Args:
 
 
 def _submit(db: Database, caller: Caller, site: Site, args: _Args, now: float):
-    from scns.exec.accounts import account_variables
     from scns.service.store import Submitter, store
+
+    request, ctx = _submit_request(caller, args, now)
+    who = Submitter(caller.user_name, caller.uid, caller.gid)
+    done = store(db, request, ctx, who, limits=site.limits, caller=caller, check_paths=False)
+    return {"job_id": done.job_id, "tasks": done.tasks, "warnings": list(done.warnings),
+            "parsable": bool(request.parsable)}  # fmt: skip
+
+
+def _test_only(db: Database, caller: Caller, site: Site, args: _Args, now: float):
+    """scns submit --test-only: where and when the job would start; nothing is stored."""
+    from scns.domain.rights import priority_refusal
+    from scns.errors import PermissionDenied
+    from scns.service.planning import PassConfig, forecast
+    from scns.settings import Settings
+
+    request, _ctx = _submit_request(caller, args, now)
+    why = priority_refusal(caller, request.priority or None, request.nice or None)
+    if why:
+        raise PermissionDenied(why)
+    config = PassConfig.from_settings(Settings())  # this daemon's own scheduling settings
+    found = forecast(db, request, now, config, user_name=caller.user_name, limits=site.limits)
+    return {"cpus": found.cpus, "start_time": found.start_time, "node": found.node,
+            "waits_for": found.waits_for}  # fmt: skip
+
+
+def _submit_request(caller: Caller, args: _Args, now: float):
+    """(request, context) of a submit's arguments, as the caller."""
+    from scns.exec.accounts import account_variables
     from scns.service.submission import SubmitContext, build_request
 
     cwd = args.text("cwd")
@@ -113,10 +140,7 @@ def _submit(db: Database, caller: Caller, site: Site, args: _Args, now: float):
     request = build_request(args.texts("args"), ctx, script_text=script, check_paths=False,
                             output_prefix=prefix,
                             options_anywhere=args.flag("options_anywhere"))  # fmt: skip
-    who = Submitter(caller.user_name, caller.uid, caller.gid)
-    done = store(db, request, ctx, who, limits=site.limits, caller=caller, check_paths=False)
-    return {"job_id": done.job_id, "tasks": done.tasks, "warnings": list(done.warnings),
-            "parsable": bool(request.parsable)}  # fmt: skip
+    return request, ctx
 
 
 def job_record(job: Job, caller: Caller) -> dict:
@@ -265,5 +289,6 @@ _HANDLERS: dict[str, Callable] = {
     "jobs": _jobs,
     "signal": _signal,
     "requeue": _requeue,
+    "test_only": _test_only,
     "stats": _stats,
 }
