@@ -22,7 +22,9 @@ submit() { show submit "$@" >&2; "$scns" submit --parsable "$@"; }
 # `scns wait` exits with the highest exit code of the jobs; without it, poll the queue
 wait_for() {
   if "$scns" wait --help >/dev/null 2>&1; then
-    run wait "$@"
+    local code=0
+    run wait "$@" || code=$?
+    echo "scns wait exited with $code"
   else
     show queue '# until nothing is pending or running'
     for _ in $(seq 1 600); do
@@ -57,10 +59,8 @@ say "A cancel: a job that would sleep ten minutes, cancelled at once"
 long=$(submit -J long --wrap 'sleep 600')
 run cancel "$long"
 
-say "A wait: block until every job has ended (its exit code is the highest of theirs: 3)"
-code=0
-wait_for "$hello" "$pi" "$fails" "$report" "$squares" || code=$?
-echo "exit code $code"
+say "A wait: block until every job has ended; the exit code is the highest of theirs (3)"
+wait_for "$hello" "$pi" "$fails" "$report" "$squares"
 
 say "Everything that ran, and how it ended"
 run queue --all
