@@ -321,7 +321,7 @@ def db_upgrade() -> None:
 
 def _register_more_commands() -> None:
     """Command groups that live in their own modules."""
-    from scns.cli import admin, control, nodes
+    from scns.cli import admin, control, log, nodes, wait
     from scns.cli import stats as stats_commands
     from scns.cli.compat import compat_app
     from scns.cli.simulate import simulate_command
@@ -331,6 +331,8 @@ def _register_more_commands() -> None:
     control.register(app)
     admin.register(app)
     nodes.register(app)
+    wait.register(app)
+    log.register(app)
     stats_commands.register(app)
 
 
