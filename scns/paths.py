@@ -22,7 +22,7 @@ SETTING_NAMES = frozenset({
     "scheduler_policy", "default_time_limit_s", "max_jobs_examined", "max_time",
     "socket", "operators", "private_data", "max_array_size", "max_jobs_per_user",
     "pool_size", "max_overflow", "pool_pre_ping", "pool_recycle",
-    "log_format", "metrics_port", "metrics_address",
+    "log_format", "metrics_port", "metrics_address", "containment", "max_pids_per_job",
 })  # fmt: skip
 
 

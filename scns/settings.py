@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_array_size: int = Field(10001, ge=1)  # indices must stay below it (MaxArraySize)
     max_jobs_per_user: int | None = Field(None, ge=0)  # pending + running; 50,000 in system mode
 
+    # how jobs are held: "auto" (a cgroup per job where the host allows, else process
+    # groups) or "process-group" (the weaker fallback, on purpose)
+    containment: str = "auto"
+    max_pids_per_job: int | None = Field(None, ge=1)  # a cgroup's pids.max: stops fork bombs
+
     # operators: the daemon's log lines and its Prometheus endpoint (None: off)
     log_format: str = "logfmt"  # or "json"
     metrics_port: int | None = Field(None, ge=1, le=65535)
@@ -88,6 +93,13 @@ class Settings(BaseSettings):
 
         if value not in POLICIES:
             raise ValueError(f"expected one of {', '.join(sorted(POLICIES))}")
+        return value
+
+    @field_validator("containment")
+    @classmethod
+    def _known_containment(cls, value: str) -> str:
+        if value not in ("auto", "process-group"):
+            raise ValueError("expected auto or process-group")
         return value
 
     @field_validator("log_format")

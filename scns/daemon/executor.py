@@ -33,7 +33,8 @@ class Executor(Signalling, ScriptCopies):
     copies: ScriptCopies)."""
 
     def __init__(self, db: Database, node: str, run_dir: str, kill_wait_s: float,
-                 selector: selectors.BaseSelector, *, system: bool = False) -> None:  # fmt: skip
+                 selector: selectors.BaseSelector, *, system: bool = False,
+                 containment: str = "auto", pids_max: int | None = None) -> None:  # fmt: skip
         self.db = db
         self.node = node
         self.kill_wait_s = kill_wait_s
@@ -48,8 +49,9 @@ class Executor(Signalling, ScriptCopies):
             private_dir(directory)
         # one cgroup per job where the host lets us (named apart per state directory: two
         # test homes may both have a node n1), else process groups, the weaker fallback
-        self.containment = cgroups.detect(f"{node}-{short_hash(run_dir)}")
-        self.pids_max: int | None = None
+        self.containment = (cgroups.detect(f"{node}-{short_hash(run_dir)}")
+                            if containment == "auto" else None)  # fmt: skip
+        self.pids_max = pids_max
         # emptied job cgroups the kernel would not let go yet (a killed process is still
         # charged until its parent reaps it): removed on a later turn
         self.unremoved: list[cgroups.JobCgroup] = []

@@ -68,7 +68,9 @@ class Daemon:
         # job's end can be recorded: a dead job's pidfd stays readable until then.
         self.pid_selector = selectors.DefaultSelector()
         self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s,
-                                 self.pid_selector, system=settings.system)  # fmt: skip
+                                 self.pid_selector, system=settings.system,
+                                 containment=settings.containment,
+                                 pids_max=settings.max_pids_per_job)  # fmt: skip
         self.server = None
         self._signal_r, self._signal_w = socket.socketpair()
         self.listener = None

@@ -177,8 +177,11 @@ class Containment:
         self.parents = parents  # controller ("" on v2) -> this daemon's scns directory
 
     def job(self, name: str) -> JobCgroup:
-        """The (maybe existing) cgroup of a job, by name (node and job id)."""
+        """The (maybe existing) cgroup of a job, by name (node and job id); on v1 only the
+        hierarchies it was made in, once it exists."""
         dirs = {ctrl: os.path.join(parent, name) for ctrl, parent in self.parents.items()}
+        if self.kind == "cgroup1" and os.path.isdir(dirs.get("freezer", "")):
+            dirs = {ctrl: d for ctrl, d in dirs.items() if os.path.isdir(d)}
         return V2Cgroup(dirs) if self.kind == "cgroup2" else V1Cgroup(dirs)
 
     def close(self) -> None:
@@ -202,6 +205,8 @@ class Containment:
         if group.exists():  # a stale one from a daemon that died: empty it first
             group.kill()
             group.remove()
+        if not pids_max and self.kind == "cgroup1":  # one hierarchy less to make and join
+            group.dirs.pop("pids", None)
         for ctrl, directory in group.dirs.items():
             os.mkdir(directory, 0o755)
             if ctrl in ("", "cpuset") and cpu_ids:

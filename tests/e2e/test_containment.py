@@ -142,12 +142,18 @@ def test_a_job_that_ends_while_no_daemon_runs_gets_its_true_end_time(contained: 
 
 
 def test_no_cgroup_is_left_behind(contained: Scns) -> None:
-    job = contained.submit("--wrap", "true")
-    contained.wait_state(job, "COMPLETED")
-    found = subprocess.run(["find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d",
-                            "-name", f"job{job}"], capture_output=True, text=True)  # fmt: skip
-    leftovers = [p for p in found.stdout.split() if contained.home not in p]
-    wait_until(lambda: not [p for p in leftovers if os.path.isdir(p)], 10, 0.05,
+    from scns.daemon.tracked import short_hash
+
+    job = contained.submit("--wrap", "sleep 300")
+    contained.wait_state(job, "RUNNING")
+    base = f"scns-n1-{short_hash(os.path.join(contained.home, 'run'))}"
+    where = ["/sys/fs/cgroup", "-maxdepth", "7", "-type", "d", "-path", f"*/{base}/job{job}"]
+    found = subprocess.run(["find", *where], capture_output=True, text=True)
+    mine = found.stdout.split()
+    assert mine, "the running job has no cgroup"
+    contained.run("cancel", str(job))
+    contained.wait_state(job, "CANCELLED")
+    wait_until(lambda: not [p for p in mine if os.path.isdir(p)], 10, 0.05,
                "the job's cgroup to be removed")  # fmt: skip
 
 
