@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install fmt lint test test-fast bench bench-quick demo clean
+.PHONY: help install fmt lint test test-fast test-clients bench bench-quick demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -14,12 +14,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# compat mode: a plain .pth entry; the default editable finder costs every command ~15 ms
-	$(PY) -m pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	# clients: Slurm's client libraries (submitit, dask-jobqueue, Snakemake, Parsl), pinned
+	$(PY) -m pip install -q -e '.[dev,clients]' --config-settings editable_mode=compat
 	# byte-code up front, so commands never recompile (even under PYTHONDONTWRITEBYTECODE)
 	$(PY) -m compileall -q scns >/dev/null
 	touch $@
 
-install: $(VENV)/.installed ## make the virtualenv and install scns with its dev tools
+install: $(VENV)/.installed ## make the virtualenv; install scns, its dev tools and the clients
 
 fmt: install ## format the code with ruff
 	$(VENV)/bin/ruff format scns tests bench
@@ -35,6 +36,9 @@ test: install ## run the whole test suite (PostgreSQL/Redis tests skip when thos
 
 test-fast: install ## unit tests only
 	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+test-clients: install ## only the end-to-end tests with submitit, dask-jobqueue, Snakemake, Parsl
+	$(PY) -m pytest -q -m clients tests/clients $(PYTEST_ARGS)
 
 bench: install ## run the benchmark suite; writes bench/results.json and bench/results.md
 	$(PY) bench/run.py
