@@ -16,7 +16,7 @@ import os
 import sys
 
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
-BROKEN_PIPE = 1  # what Python's documentation advises, and what rich's help screens exit with
+BROKEN_PIPE = 0  # `scns queue | head`: the reader has all it wanted (as fast_jobs says)
 GROUPS = ("db", "node", "compat")  # commands whose second word names the subcommand
 
 
