@@ -164,3 +164,27 @@ def test_info_shows_how_the_node_contains_its_jobs(contained: Scns) -> None:
     assert [n["containment"] for n in nodes] == [cgroups.detect("probe").kind]
     assert nodes[0]["containment"] in ("cgroup1", "cgroup2")
     assert "CONTAIN" in contained.run("info").stdout
+
+
+def test_max_pids_per_job_stops_a_fork_bomb(scns: Scns) -> None:
+    if os.geteuid() != 0 or cgroups.detect("probe") is None:
+        pytest.skip("cgroups need root (or a delegated subtree)")
+    scns.start_daemon("--node", "n1", env={"SCNS_MAX_PIDS_PER_JOB": "20"})
+    out = os.path.join(scns.workdir, "bomb.out")
+    job = scns.submit("-o", out, "--wrap",
+                      "for i in $(seq 60); do sleep 30 & done; echo forked all")  # fmt: skip
+    info = scns.wait_state(job, "FAILED", "COMPLETED", timeout=60)
+    with open(out) as handle:
+        text = handle.read()
+    assert "Cannot fork" in text and "forked all" not in text, text
+    assert info["state"] == "FAILED"
+
+
+def test_process_group_containment_when_asked(scns: Scns) -> None:
+    import json
+
+    scns.start_daemon("--node", "n1", env={"SCNS_CONTAINMENT": "process-group"})
+    nodes = json.loads(scns.run("info", "--json").stdout)
+    assert nodes[0]["containment"] == "process-group"
+    job = scns.submit("--wrap", "true")
+    assert scns.wait_state(job, "COMPLETED")["state"] == "COMPLETED"
