@@ -194,35 +194,6 @@ def queue(
 
 
 @app.command()
-def cancel(
-    job_ids: Annotated[list[str], typer.Argument(help="Job ids, array ids or array tasks.")],
-) -> None:
-    """Cancel jobs: pending ones at once; running ones get SIGTERM, then SIGKILL.
-
-    Example: scns cancel 42 43_7
-    """
-    from scns.cli.context import notify, open_db
-    from scns.cli.remote import call, target
-    from scns.service.jobs import CancelResult
-    from scns.service.jobs import cancel as cancel_jobs
-
-    try:
-        sock = target()
-        if sock:
-            answer = call(sock, "cancel", {"job_ids": list(job_ids)})
-            results = [CancelResult(r["job"], r["outcome"]) for r in answer]  # type: ignore[union-attr]
-        else:
-            db, run_dir = open_db()
-            results = cancel_jobs(db, job_ids)
-            if any(r.outcome == "signalled" for r in results):
-                notify(run_dir)
-    except ScnsError as exc:
-        raise _fail(exc, "cancel") from None
-    for result in results:
-        sys.stdout.write(f"scns cancel: {result.message}\n")
-
-
-@app.command()
 def daemon(
     cpus: Annotated[
         int | None, typer.Option(help="CPUs to schedule (default: all usable).")

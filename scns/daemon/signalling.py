@@ -12,6 +12,7 @@ import time
 from scns.daemon.log import log
 from scns.daemon.tracked import Tracked
 from scns.db import statements as sql
+from scns.db.statements.lifecycle import time_limits_on_node
 from scns.exec import process
 
 MEM_CHECK_S = 0.5
@@ -63,6 +64,8 @@ class Signalling:
         with self.db.read() as tx:
             wanted = sql.cancel_requested_on_node(tx, self.node)
             signals = sql.signals_requested_on_node(tx, self.node)
+            limits = time_limits_on_node(tx, self.node) if self.tracked else []
+        self._move_deadlines(limits)
         for job_id, is_requeue in wanted:
             entry = self.tracked.get(job_id)
             if entry is not None and entry.ending is None:
@@ -79,6 +82,21 @@ class Signalling:
             with self.db.write() as tx:
                 sql.signal_delivered(tx, job_id, sig)
             log("job_signalled", job=job_id, signal=sig, why="scancel --signal")
+
+    def _move_deadlines(self, limits: list[tuple[int, float | None, int | None]]) -> None:
+        """scns update --time on a running job: its deadline (and sbatch --signal's warning,
+        unless already sent) follow the limit in the database."""
+        for job_id, started, limit_s in limits:
+            entry = self.tracked.get(job_id)
+            if entry is None or entry.ending is not None or started is None:
+                continue
+            deadline = started + limit_s if limit_s else None
+            if _same_time(deadline, entry.deadline):
+                continue
+            entry.deadline = deadline
+            if entry.warning is not None and entry.warn_at is not None:
+                entry.warn_at = None if deadline is None else deadline - entry.warning.seconds
+            log("job_time_limit_changed", job=job_id, time_limit_s=limit_s)
 
     def _terminate(self, entry: Tracked, ending: str, now: float) -> None:
         entry.ending = ending
@@ -119,3 +137,7 @@ class Signalling:
                 entry.ending = "OUT_OF_MEMORY"
                 process.signal_group(entry.pid, signal.SIGKILL)
                 log("job_over_memory", job=entry.job_id, rss_kb=used, limit_kb=entry.mem_limit_kb)
+
+
+def _same_time(a: float | None, b: float | None) -> bool:
+    return a == b or (a is not None and b is not None and abs(a - b) < 0.001)

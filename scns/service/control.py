@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from scns.db import statements as sql
 from scns.db.engine import Database, Tx
+from scns.db.statements.jobs import update_running_time
 from scns.domain.job import Job
 from scns.domain.states import JobState
 from scns.errors import Conflict, InvalidInput, PermissionDenied
@@ -88,11 +89,14 @@ def release(db: Database, texts: list[str], *,
 
 def update(db: Database, text: str, change: JobUpdate, *,
            caller: Caller | None = None) -> list[Job]:  # fmt: skip
-    """Change pending jobs' priority, nice or time limit; all of them or none.
+    """Change pending jobs' priority, nice or time limit, or running jobs' time limit; all
+    of them or none.
 
-    Refuses (Conflict) when any addressed job is no longer PENDING, also when the scheduler
-    starts one between the lookup and the write: the guarded update then matches fewer rows
-    and the transaction is rolled back.
+    A running job's limit may be shortened by its owner and extended only by operators
+    (in personal mode the one user is both); its node moves the deadline it enforces.
+    Refuses (Conflict) when any addressed job is finished, or no longer in the state it was
+    read in (the scheduler started it, or it ended, between the lookup and the write): the
+    guarded updates then match fewer rows and the transaction is rolled back.
     """
     fields = change.fields()
     jobs = resolve(db, parse_job_ref(text))
@@ -104,15 +108,42 @@ def update(db: Database, text: str, change: JobUpdate, *,
             why = priority_refusal(caller, change.priority, change.nice, job.priority)
             if why:
                 raise PermissionDenied(why)
-    started = [j for j in jobs if j.state != JobState.PENDING]
-    if started:
-        raise _not_pending(started[0])
-    ids = [j.id for j in jobs]
+    pending = [j.id for j in jobs if j.state == JobState.PENDING]
+    running = [j for j in jobs if j.state in _ALLOCATED]
+    _check_running_change(running, fields, change, caller)
+    finished = [j for j in jobs if j.state != JobState.PENDING and j.state not in _ALLOCATED]
+    if finished:
+        raise _not_pending(finished[0])
     with db.write() as tx:
-        matched = sum(sql.update_pending(tx, chunk, fields) for chunk in _chunks(ids))
-        if matched != len(ids):
-            raise Conflict(f"job {text} is no longer pending: nothing was changed")
+        matched = sum(sql.update_pending(tx, chunk, fields) for chunk in _chunks(pending))
+        matched += sum(update_running_time(tx, chunk, change.time_limit_s)
+                       for chunk in _chunks([j.id for j in running]))  # fmt: skip
+        if matched != len(jobs):
+            raise Conflict(f"job {text} changed state meanwhile: nothing was changed")
+        if running:
+            sql.notify(tx, "cancel")  # "look around": the nodes pick the new limit up
     return jobs
+
+
+_ALLOCATED = (JobState.CONFIGURING, JobState.RUNNING)
+
+
+def _check_running_change(running: list[Job], fields: dict, change: JobUpdate,
+                          caller: Caller | None) -> None:  # fmt: skip
+    """Only the time limit of a running job changes; extending it is an operator's right."""
+    if not running:
+        return
+    if set(fields) != {"time_limit_s"}:
+        job = running[0]
+        raise Conflict(f"job {job.display_id} is {job.state.value}: only --time can change"
+                       " once a job runs")  # fmt: skip
+    if caller is None or caller.is_operator:
+        return
+    new = change.time_limit_s
+    for job in running:
+        if job.time_limit_s is not None and (new is None or new > job.time_limit_s):
+            raise PermissionDenied(f"only operators may extend the time limit of running job"
+                                   f" {job.display_id}; its owner may shorten it")  # fmt: skip
 
 
 def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int]], list[int]],
@@ -136,7 +167,8 @@ def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int
 
 
 def _not_pending(job: Job) -> Conflict:
-    return Conflict(f"job {job.display_id} is {job.state.value}: only pending jobs can be updated")
+    return Conflict(f"job {job.display_id} is {job.state.value}: only pending and running jobs"
+                    " can be updated")  # fmt: skip
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:

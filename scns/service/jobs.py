@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scns.db import statements as sql
 from scns.db.engine import Database
@@ -141,45 +141,120 @@ def queue_table(db: Database, *, all_jobs: bool = False, states: list[str] | Non
 
 @dataclass(frozen=True)
 class CancelResult:
+    """What happened to one reference: a job, an array task, or every task of an array."""
+
     job: str
-    outcome: str  # cancelled, signalled, already_finished
+    outcome: str  # cancelled, signalled, already_finished; with a signal: sent, not_running
+    tasks: int = 1  # how many of the reference's jobs it changed
+    signal: int | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.outcome == "not_running"
 
     @property
     def message(self) -> str:
+        tasks = f" ({self.tasks} tasks)" if self.tasks > 1 else ""
+        if self.outcome == "sent":
+            import signal
+
+            return f"job {self.job} sent {signal.Signals(self.signal).name}{tasks}"
         return {
-            "cancelled": f"job {self.job} cancelled",
-            "signalled": f"job {self.job} is being cancelled",
+            "cancelled": f"job {self.job} cancelled{tasks}",
+            "signalled": f"job {self.job} is being cancelled{tasks}",
             "already_finished": f"job {self.job} has already finished",
+            "not_running": f"job {self.job} is not running: no signal sent",
         }[self.outcome]
 
 
 def cancel(db: Database, texts: list[str], now: float | None = None, *,
-           caller: Caller | None = None) -> list[CancelResult]:  # fmt: skip
-    """Cancel jobs: pending ones at once, running ones by asking their node's daemon.
+           caller: Caller | None = None, spec: JobFilter | None = None,
+           signal: int | None = None) -> list[CancelResult]:  # fmt: skip
+    """Cancel jobs: pending ones at once, running ones by asking their node's daemon. With
+    ``signal`` (scancel -s), running jobs get that signal instead and go on (SIGKILL is a
+    cancel, as in Slurm). One result per reference; an array id counts its tasks in one.
 
-    Every id is checked before anything changes, so one unknown id, or one job that is not
-    the caller's, cancels nothing.
+    ``spec`` (names, users, states) narrows the jobs the ids name, or with no ids selects
+    among live jobs (see cancel_targets). Every id is checked before anything changes, so
+    one unknown id, or one job that is not the caller's, changes nothing.
     """
+    import signal as signals
+
     now = time.time() if now is None else now
-    targets = [(text, resolve(db, parse_job_ref(text))) for text in texts]
+    if signal == signals.SIGKILL:
+        signal = None
+    targets = cancel_targets(db, texts, spec, caller, running_only=signal is not None)
     for text, jobs in targets:
         check_may_change(caller, text, jobs)
     results = []
     with db.write() as tx:
-        for _text, jobs in targets:
+        for text, jobs in targets:
             ids = [j.id for j in jobs]
-            pending = set(sql.cancel_pending(tx, ids, now, "cancelled by user"))
-            for job_id in pending:
-                sql.add_event(tx, job_id, now, "cancelled", "by user while pending")
-            flagged = {
-                i for i, _node in sql.request_cancel(tx, [i for i in ids if i not in pending])
-            }
-            for job in jobs:
-                outcome = (
-                    "cancelled" if job.id in pending
-                    else "signalled" if job.id in flagged
-                    else "already_finished"
-                )  # fmt: skip
-                results.append(CancelResult(job.display_id, outcome))
+            if signal is None:
+                results.append(_cancel_one(tx, text, ids, now))
+            else:
+                asked = [i for chunk in _chunks(ids) for i in sql.request_signal(tx, chunk, signal)]
+                outcome = "sent" if asked else "not_running"
+                results.append(CancelResult(text, outcome, len(asked), signal))
         sql.notify(tx, "cancel")
     return results
+
+
+def cancel_targets(db: Database, texts: list[str], spec: JobFilter | None,
+                   caller: Caller | None, *, running_only: bool = False,
+                   ) -> list[tuple[str, list[Job]]]:  # fmt: skip
+    """(reference, its jobs) for cancel, as scancel chooses them.
+
+    With ids: each one's jobs, narrowed by ``spec``'s names, users and states (a reference
+    left with none drops out). With no ids: the live jobs ``spec`` selects, one reference
+    per job or per array; a caller who is not an operator selects among their own jobs
+    unless the filter names users. ``running_only`` (a signal) keeps to running jobs when
+    no state is asked for.
+    """
+    if spec is not None and running_only and not spec.states and not texts:
+        spec = replace(spec, states=("RUNNING",))
+    if texts:
+        targets = [(text, resolve(db, parse_job_ref(text))) for text in texts]
+        if spec is None:
+            return targets
+        narrowed = [(text, [j for j in jobs if _selected(j, spec)]) for text, jobs in targets]
+        return [(text, jobs) for text, jobs in narrowed if jobs]
+    if spec is None:
+        raise InvalidInput("no job ids given: name jobs, or filter them")
+    mine = caller is not None and not caller.is_operator and not spec.users
+    jobs = find_jobs(db, replace(spec, refs=(), include_finished=False),
+                     only_uid=caller.uid if mine and caller is not None else None)  # fmt: skip
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        key = job.id if job.array_job_id is None else job.array_job_id
+        groups.setdefault(str(key), []).append(job)
+    return list(groups.items())
+
+
+def _selected(job: Job, spec: JobFilter) -> bool:
+    """Whether a job passes a filter's names, users and states (find_jobs' rules)."""
+    if spec.names and job.name not in spec.names:
+        return False
+    if spec.users and job.user_name not in spec.users and str(job.uid) not in spec.users:
+        return False
+    return not spec.states or job.state.value in spec.states
+
+
+def _cancel_one(tx, text: str, ids: list[int], now: float) -> CancelResult:
+    pending: set[int] = set()
+    flagged: set[int] = set()
+    for chunk in _chunks(ids):
+        done = sql.cancel_pending(tx, chunk, now, "cancelled by user")
+        pending.update(done)
+        live = [i for i in chunk if i not in pending]
+        if live:
+            flagged.update(i for i, _node in sql.request_cancel(tx, live))
+    for job_id in pending:
+        sql.add_event(tx, job_id, now, "cancelled", "by user while pending")
+    outcome = "signalled" if flagged else "cancelled" if pending else "already_finished"
+    return CancelResult(text, outcome, len(pending) + len(flagged))
+
+
+def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
+    """Bound one statement's placeholders (SQLite allows 32,766; arrays are far larger)."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

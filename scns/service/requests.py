@@ -211,11 +211,27 @@ def _jobs(db: Database, caller: Caller, site: Site, args: _Args, now: float):
 
 
 def _cancel(db: Database, caller: Caller, site: Site, args: _Args, now: float):
-    from scns.service.jobs import cancel
+    """scns cancel: ids, filters (names, users, states; see cancel_targets), a signal."""
+    from scns.service.jobs import JobFilter, cancel
 
+    spec = None
+    if isinstance(args.raw.get("filter"), dict):
+        given = _Args(args.raw["filter"])
+        spec = JobFilter(names=tuple(given.texts("names")), users=tuple(given.texts("users")),
+                         states=tuple(given.texts("states")))  # fmt: skip
+    sig = args.number("signal")
+    if sig is not None and not 0 < sig < 65:
+        raise InvalidInput("malformed request: signal must be a signal number")
     _hide_others(db, caller, site, args.texts("job_ids"))
-    results = cancel(db, args.texts("job_ids"), now, caller=caller)
-    return [{"job": r.job, "outcome": r.outcome} for r in results]
+    if spec is not None and spec.users and site.access.private_data and not caller.is_operator:
+        # other users' jobs do not exist for this caller: a filter selects among their own
+        users = tuple(u for u in spec.users if u in (caller.user_name, str(caller.uid)))
+        if not users:
+            return []
+        spec = JobFilter(names=spec.names, users=users, states=spec.states)
+    results = cancel(db, args.texts("job_ids"), now, caller=caller, spec=spec, signal=sig)
+    return [{"job": r.job, "outcome": r.outcome, "tasks": r.tasks, "signal": r.signal}
+            for r in results]  # fmt: skip
 
 
 def _control(action: str) -> Callable:

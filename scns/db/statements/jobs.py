@@ -279,6 +279,18 @@ def update_pending(tx: Tx, job_ids: Sequence[int], fields: dict[str, object]) ->
     )
 
 
+def update_running_time(tx: Tx, job_ids: Sequence[int], time_limit_s: int | None) -> int:
+    """Change the time limit of jobs already allocated or running (their node picks it up
+    on its next look around); returns how many matched."""
+    marks, params = in_clause("i", job_ids)
+    params["limit"] = time_limit_s
+    return tx.run(
+        f"UPDATE jobs SET time_limit_s = :limit WHERE id IN ({marks})"
+        " AND state IN ('CONFIGURING', 'RUNNING')",
+        params,
+    )
+
+
 def job_events(tx: Tx, job_id: int) -> list[tuple[float, str, str | None]]:
     return tx.rows(
         "SELECT time, kind, detail FROM events WHERE job_id = :id ORDER BY id", {"id": job_id}

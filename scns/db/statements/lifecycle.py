@@ -271,6 +271,15 @@ def signals_requested_on_node(tx: Tx, node: str) -> list[tuple[int, int]]:
     return [(r[0], r[1]) for r in rows]
 
 
+def time_limits_on_node(tx: Tx, node: str) -> list[tuple[int, float | None, int | None]]:
+    """(id, start time, time limit) of this node's running jobs, so a limit changed by
+    ``scns update`` moves the deadline the node enforces."""
+    return tx.rows(
+        "SELECT id, start_time, time_limit_s FROM jobs WHERE node = :node AND state = 'RUNNING'",
+        {"node": node},
+    )
+
+
 def signal_delivered(tx: Tx, job_id: int, sig: int) -> None:
     """Clear a delivered signal, unless another one was asked for meanwhile."""
     tx.run(
