@@ -165,7 +165,8 @@ def query(
     job_id: Annotated[str, typer.Argument(help="Job id (123) or array task (123_4).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Everything about one job: state, reason, exit code, CPUs, times, paths, output tail.
+    """Everything about one job: state, reason, exit code, CPUs, times, the command and its
+    arguments, array ids, restarts, paths, output tail (all that --json has).
 
     Example: scns query 42 --json
     """
@@ -174,23 +175,88 @@ def query(
     raise typer.Exit(show_query(job_id, as_json))
 
 
-@app.command()
+_LIST = "repeat or comma-separate"
+
+
+@app.command(context_settings={"help_option_names": ["--help"]})  # -h is --noheader, as squeue
 def queue(
     all_jobs: Annotated[bool, typer.Option("--all", "-a", help="Include finished jobs.")] = False,
     state: Annotated[
         list[str] | None,
-        typer.Option("--state", "-t", help="Only jobs in this state (repeat or comma-separate)."),
+        typer.Option(
+            "--state",
+            "-t",
+            metavar="STATES",
+            help=f"Only jobs in these states: names, codes (PD, R, CD) or all ({_LIST}).",
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Show at most this many jobs.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    me: Annotated[bool, typer.Option("--me", help="Only your jobs.")] = False,
+    user: Annotated[
+        list[str] | None,
+        typer.Option("--user", "-u", metavar="USER", help=f"Only these users' jobs ({_LIST})."),
+    ] = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option("--name", "-n", metavar="NAME", help=f"Only jobs with these names ({_LIST})."),
+    ] = None,
+    jobs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="ID,...",
+            help="Only these jobs (12: a job or a whole array; 12_3: one task), in any state"
+            f" unless --state says ({_LIST}).",
+        ),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            "-S",
+            metavar="KEYS",
+            help="Order by squeue's sort keys, format letters with '-' for descending: -i"
+            " (newest first), u,-V, P,t,-p (squeue's own order). Default: by job id.",
+        ),
+    ] = None,
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-o",
+            metavar="FORMAT",
+            help="squeue's %-fields and widths (%.10i: right-justified, cut to 10), e.g."
+            " '%.18i %.9P %.30j %.8u %.2t %.10M %.6D %R'. Fields: %i id, %j name, %u user,"
+            " %t/%T state, %M time used, %l limit, %L left, %C CPUs, %m memory, %R nodes or"
+            " reason, %r reason, %N nodes, %V submit, %S start, %e end, %Q priority, %y nice,"
+            " %E dependency, %Z workdir, %A/%F/%K ids.",
+        ),
+    ] = None,
+    array: Annotated[
+        bool,
+        typer.Option("--array", "-r", help="One line per pending array task, not 42_[5-99%4]."),
+    ] = False,
+    noheader: Annotated[bool, typer.Option("--noheader", "-h", help="No header line.")] = False,
+    limit: Annotated[
+        int | None, typer.Option(metavar="N", help="Only the newest N jobs (highest ids).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array, one job per line, streamed.")
+    ] = False,
 ) -> None:
-    """List jobs like squeue: pending and running by default.
+    """List jobs like squeue: pending and running by default, by job id.
 
-    Example: scns queue --all --state COMPLETED --json
+    Pending tasks of an array show as one line, 42_[5-99%4], as squeue shows them. Filters
+    combine (a job must pass each); a list passes any of its values.
+
+    Example: scns queue --me -t PD,R --sort=-i -o '%.10i %.30j %.2t %.10M %R'
     """
-    from scns.cli.fast_jobs import show_queue
+    from scns.cli.fast_jobs import QueueOptions, show_queue
 
-    raise typer.Exit(show_queue(all_jobs, state or [], limit, as_json))
+    options = QueueOptions(all_jobs=all_jobs, states=state or [], limit=limit, as_json=as_json,
+                           me=me, users=user or [], names=name or [], jobs=jobs or [], sort=sort,
+                           format=format_, expand=array, header=not noheader)  # fmt: skip
+    raise typer.Exit(show_queue(options))
 
 
 @app.command()
@@ -292,7 +358,7 @@ def db_upgrade() -> None:
 
 def _register_more_commands() -> None:
     """Command groups that live in their own modules."""
-    from scns.cli import admin, control, log, nodes, wait
+    from scns.cli import admin, control, history, log, nodes, wait
     from scns.cli import stats as stats_commands
     from scns.cli.compat import compat_app
     from scns.cli.simulate import simulate_command
@@ -300,6 +366,7 @@ def _register_more_commands() -> None:
     app.add_typer(compat_app, name="compat")
     app.command("simulate")(simulate_command)
     control.register(app)
+    history.register(app)
     admin.register(app)
     nodes.register(app)
     wait.register(app)

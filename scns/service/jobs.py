@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from scns.db import statements as sql
 from scns.db.engine import Database
+from scns.db.statements import jobs as job_sql
+from scns.db.statements.jobs import Selection
 from scns.domain.dependency import JobRef
-from scns.domain.job import Job
+from scns.domain.job import JOB_COLUMNS, Job
 from scns.errors import InvalidInput, NotFound, PermissionDenied
 
 TYPE_CHECKING = False
@@ -46,8 +49,15 @@ def resolve(db: Database, ref: JobRef) -> list[Job]:
 
 
 def get_job(db: Database, text: str) -> Job:
-    """One job for ``query``; an array reference shows its first task."""
-    return resolve(db, parse_job_ref(text))[0]
+    """One job for ``query``; an array reference shows its first task. An array task carries
+    the script and arguments its array's first task holds for every task."""
+    job = resolve(db, parse_job_ref(text))[0]
+    if job.array_job_id not in (None, job.id) and not job.script:
+        with db.read() as tx:
+            head = job_sql.array_heads(tx, [job.array_job_id]).get(job.array_job_id)
+        if head is not None:
+            job.script, job.argv = head
+    return job
 
 
 def check_may_change(caller: Caller | None, text: str, jobs: list[Job]) -> None:
@@ -126,17 +136,133 @@ def queue_lines(
     limit: int | None = None,
 ) -> list[str]:  # fmt: skip
     """The ``queue`` table's lines, formatted inside SQLite (the embedded fast path)."""
+    sel = Selection(states=tuple(states or ()), include_finished=all_jobs, limit=limit)
+    return [r[0] for r in queue_line_rows(db, now, sel)]
+
+
+def queue_line_rows(db: Database, now: float, sel: Selection, *,
+                    tagged: bool = False) -> list[tuple]:  # fmt: skip
+    """(line, pending array task tag) rows of the ``queue`` table (statements.queue_lines)."""
     with db.read() as tx:
-        rows = sql.queue_lines(tx, now, states=states, include_finished=all_jobs, limit=limit)
-    return [r[0] for r in rows]
+        return sql.queue_lines(tx, now, selection=sel, tagged=tagged)
 
 
 def queue_table(db: Database, *, all_jobs: bool = False, states: list[str] | None = None,
-                limit: int | None = None, uid: int | None = None) -> list[tuple]:  # fmt: skip
+                limit: int | None = None, uid: int | None = None,
+                selection: Selection | None = None,
+                with_array_limit: bool = False) -> list[tuple]:  # fmt: skip
     """Narrow rows for the ``queue`` table (see statements.queue_table)."""
+    sel = selection or Selection(states=tuple(states or ()), include_finished=all_jobs,
+                                 uid=uid, limit=limit)  # fmt: skip
     with db.read() as tx:
-        return sql.queue_table(tx, states=states, include_finished=all_jobs, limit=limit,
-                               uid=uid)  # fmt: skip
+        return sql.queue_table(tx, selection=sel, with_array_limit=with_array_limit)
+
+
+def selection(*, states: Sequence[str] = (), all_jobs: bool = False,
+              users: Sequence[str] = (), names: Sequence[str] = (), refs: Sequence[str] = (),
+              limit: int | None = None, only_uid: int | None = None) -> Selection:  # fmt: skip
+    """A listing's selection from what users type (squeue's -t, -u, -n, -j): states by name
+    or short code (``all``: every state), users by name or uid, ids as ``12`` or ``12_3``.
+    Asking for job ids lists them in every state unless states are given too."""
+    from scns.domain.states import parse_state
+
+    words = [w for text in states for w in text.split(",") if w.strip()]
+    every = any(w.strip().lower() == "all" for w in words)
+    wanted = () if every else tuple(dict.fromkeys(parse_state(w).value for w in words))
+    ids, tasks = [], []
+    for text in refs:
+        ref = parse_job_ref(text)
+        if ref.task_id is None:
+            ids.append(ref.job_id)
+        else:
+            tasks.append((ref.job_id, ref.task_id))
+    return Selection(states=wanted, include_finished=all_jobs or every or bool(refs),
+                     uid=only_uid, uids=tuple(user_ids(users)), names=tuple(names),
+                     ids=tuple(ids), tasks=tuple(tasks), limit=limit or None)  # fmt: skip
+
+
+def user_ids(users: Sequence[str]) -> list[int]:
+    """Uids of user names (or uids as digits); an unknown name is refused."""
+    import pwd
+
+    uids = []
+    for user in users:
+        if user.isdigit():
+            uids.append(int(user))
+            continue
+        try:
+            uids.append(pwd.getpwnam(user).pw_uid)
+        except KeyError:
+            raise InvalidInput(f"unknown user {user!r}") from None
+    return uids
+
+
+LISTING_SPAN = 10_000
+"""Ids per read of a streamed listing: memory stays bounded and output starts at once."""
+
+
+def listing_pages(db: Database, sel: Selection, *,
+                  json_now: float | None = None) -> Iterator[list[tuple]]:  # fmt: skip
+    """The selected jobs as pages of rows by id: statements.LISTING_COLUMNS, or with
+    ``json_now`` (SQLite only) JSON_LISTING_COLUMNS as of that time. Each page is read in
+    its own short transaction (a slow reader of ``queue --json`` holds none open); array
+    tasks carry the script and arguments of their array's first task."""
+    with db.read() as tx:
+        bounds = job_sql.listing_bounds(tx, sel)
+    if bounds is None:
+        return
+    shape = _ROW_SHAPE if json_now is None else _JSON_SHAPE
+    heads: dict[int, tuple[str, str]] = {}
+    first, last = bounds
+    while first <= last:
+        upto = min(last, first + LISTING_SPAN - 1)
+        with db.read() as tx:
+            if json_now is None:
+                rows = job_sql.listing_rows(tx, sel, first, upto)
+            else:
+                rows = job_sql.json_listing_rows(tx, sel, first, upto, json_now)
+            rows = _with_array_heads(tx, rows, heads, shape)
+        if rows:
+            yield rows
+        first = upto + 1
+
+
+def listed_jobs(db: Database, sel: Selection) -> list[Job]:
+    """The selected jobs, by id (what ``queue --format`` and ``--sort`` order and print)."""
+    return [sql.job_from_row(r) for rows in listing_pages(db, sel) for r in rows]
+
+
+def finished_between(db: Database, start: float, end: float, sel: Selection) -> list[tuple]:
+    """``history``: LISTING_COLUMNS rows of the jobs that ended in [start, end], by end time,
+    through the end-time index (as fast on a million finished jobs as on none)."""
+    if start > end:
+        raise InvalidInput("the start of the window is after its end")
+    with db.read() as tx:
+        return _with_array_heads(tx, job_sql.finished_between(tx, start, end, sel), {})
+
+
+# where (script, argv, array_job_id) sit in each row shape (script and argv adjacent)
+_ROW_SHAPE = tuple(JOB_COLUMNS.index(c) for c in ("script", "argv", "array_job_id"))
+_JSON_SHAPE = tuple(job_sql.JSON_LISTING_COLUMNS.index(c)
+                    for c in ("script", "argv", "array_job_id"))  # fmt: skip
+
+
+def _with_array_heads(tx, rows: list[tuple], heads: dict[int, tuple[str, str]],
+                      shape: tuple[int, ...] = _ROW_SHAPE) -> list[tuple]:  # fmt: skip
+    """Rows whose array tasks show the script and arguments their first task holds (a task
+    without a script of its own; the first task has the array's)."""
+    at_script, at_argv, at_array = shape
+    wanted = {r[at_array] for r in rows if r[at_array] is not None and not r[at_script]}
+    if not wanted:
+        return rows
+    missing = wanted - heads.keys()
+    if missing:
+        heads.update(job_sql.array_heads(tx, missing))
+    out = []
+    for r in rows:
+        head = heads.get(r[at_array]) if r[at_array] is not None and not r[at_script] else None
+        out.append(r if head is None else (*r[:at_script], *head, *r[at_argv + 1 :]))
+    return out
 
 
 @dataclass(frozen=True)

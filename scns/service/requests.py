@@ -166,17 +166,31 @@ def _query(db: Database, caller: Caller, site: Site, args: _Args, now: float):
 
 
 def _queue(db: Database, caller: Caller, site: Site, args: _Args, now: float):
-    from scns.domain.states import parse_state
-    from scns.service.jobs import list_jobs, queue_table
+    """Listings: ``queue`` (filters as squeue's: states, users, names, refs; ``wide`` rows
+    carry array_max_running) and, with ``ended_after``/``ended_before``, ``history``."""
+    from scns.db.statements import job_from_row
+    from scns.service.jobs import finished_between, listed_jobs, queue_table, selection
 
-    states = [parse_state(s).value for s in args.texts("states")] or None
-    limit = args.number("limit")
     hide = site.access.private_data and not caller.is_operator
-    uid = caller.uid if hide else None
-    options = {"all_jobs": args.flag("all"), "states": states, "limit": limit, "uid": uid}
+    sel = selection(states=args.texts("states"), all_jobs=args.flag("all"),
+                    users=args.texts("users"), names=args.texts("names"),
+                    refs=args.texts("refs"), limit=args.number("limit"),
+                    only_uid=caller.uid if hide else None)  # fmt: skip
+    if "ended_after" in args.raw:
+        start, end = _seconds(args, "ended_after"), _seconds(args, "ended_before")
+        rows = finished_between(db, start, end, sel)
+        return {"jobs": [job_record(job_from_row(r), caller) for r in rows]}
     if args.flag("json"):
-        return {"jobs": [job_record(j, caller) for j in list_jobs(db, **options)]}
-    return {"rows": [list(r) for r in queue_table(db, **options)]}
+        return {"jobs": [job_record(j, caller) for j in listed_jobs(db, sel)]}
+    rows = queue_table(db, selection=sel, with_array_limit=args.flag("wide"))
+    return {"rows": [list(r) for r in rows]}
+
+
+def _seconds(args: _Args, name: str) -> float:
+    value = args.raw.get(name)
+    if type(value) not in (int, float):
+        raise InvalidInput(f"malformed request: {name} must be a number")
+    return float(value)
 
 
 def _hide_others(db: Database, caller: Caller, site: Site, texts: list[str]) -> None:

@@ -27,6 +27,12 @@ def via_typer(scns: Scns, *args: str) -> subprocess.CompletedProcess:
         ("queue", "--state", "PENDING"),
         ("queue", "--json"),
         ("queue", "-a", "--limit", "2", "--json"),
+        ("queue", "-r", "--limit", "3"),
+        ("queue", "-h", "--sort", "-i"),
+        ("queue", "-o", "%.5i %j %T", "-n", "one", "-a"),
+        ("queue", "--me", "-j", "2", "--json"),
+        ("queue", "-u", "no-such-user-x"),
+        ("queue", "--sort", "q"),
         ("query", "1"),
         ("query", "2_1", "--json"),
         ("query", "999"),
@@ -57,7 +63,7 @@ def _stable(value):
     return value
 
 
-COMMANDS = ["submit", "query", "queue", "cancel", "daemon", "info", "simulate", "hold",
+COMMANDS = ["submit", "query", "queue", "history", "cancel", "daemon", "info", "simulate", "hold",
             "release", "update", "cleanup", "health", "db upgrade"]  # fmt: skip
 
 
