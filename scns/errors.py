@@ -19,3 +19,7 @@ class Conflict(ScnsError):
 
 class PermissionDenied(ScnsError):
     """The caller may not do this (another user's job, an operator-only option, a limit)."""
+
+
+class UsageError(InvalidInput):
+    """The command line itself is malformed (an unknown option, a missing value): exit 2."""

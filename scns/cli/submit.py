@@ -23,7 +23,8 @@ def main(args: list[str]) -> int:
             return test_only(args, request, ctx)
         job_id, warnings = _send(args, request, ctx, "scns", True)
     except ScnsError as exc:
-        return fail(str(exc), command="scns submit")
+        # a malformed command line exits 2 (usage), as every scns command does
+        return fail(str(exc), command="scns submit", code=2 if _is_usage(exc, args) else 1)
     except FileNotFoundError as exc:  # the current directory was removed under us
         return fail(f"cannot submit: {exc}", command="scns submit")
     for warning in warnings:
@@ -36,6 +37,13 @@ def main(args: list[str]) -> int:
         return 0
     sys.stdout.flush()
     return wait_and_report(job_id, "scns submit")
+
+
+def _is_usage(exc: Exception, args: list[str]) -> bool:
+    """A command-line mistake (unknown option, missing value), not one in a #SBATCH line."""
+    from scns.errors import UsageError
+
+    return isinstance(exc, UsageError) and "#SBATCH" not in str(exc)
 
 
 def wait_and_report(job_id: int, command: str) -> int:

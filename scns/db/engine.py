@@ -462,7 +462,21 @@ def open_database(
     raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 
-def in_clause(name: str, values: Iterable[object]) -> tuple[str, dict[str, object]]:
-    """Placeholders and parameters for ``IN (...)`` with a variable number of values."""
+def in_clause(name: str, values: Iterable[object],
+              dialect: str | None = None) -> tuple[str, dict[str, object]]:  # fmt: skip
+    """What goes inside ``IN (...)`` for a list of values, and its parameters.
+
+    With the ``dialect``, a list of ids is ONE bound parameter (a JSON array unpacked by
+    json_each on SQLite, an array literal unnested on PostgreSQL): 100,000 ids cost one
+    parameter and one statement text, instead of SQLite's quadratic binding and
+    PostgreSQL's 65,535-parameter refusal. Without it (short lists of names), one
+    placeholder per value.
+    """
+    values = list(values)
+    if dialect is not None and all(type(v) is int for v in values):
+        joined = ",".join(map(str, values))
+        if dialect == "postgresql":
+            return f"SELECT unnest(CAST(:{name} AS BIGINT[]))", {name: "{" + joined + "}"}
+        return f"SELECT value FROM json_each(:{name})", {name: "[" + joined + "]"}
     params = {f"{name}{i}": v for i, v in enumerate(values)}
     return ", ".join(f":{k}" for k in params) or "NULL", params

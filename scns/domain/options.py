@@ -6,7 +6,7 @@ One parser for both means a directive and a flag can never disagree about what a
 from __future__ import annotations
 
 from scns.domain.record import Record
-from scns.errors import InvalidInput
+from scns.errors import UsageError
 
 # (long name, short letter or "", kind) — kind: "value", "flag", "optional" (value only via =)
 _IMPLEMENTED: tuple[tuple[str, str, str], ...] = (
@@ -204,10 +204,10 @@ def _take_long(args: list[str], i: int, parsed: ParsedArgs, where: str) -> int:
     name, eq, inline = args[i][2:].partition("=")
     opt = BY_LONG.get(name)
     if opt is None:
-        raise InvalidInput(f"unrecognized option '--{name}' in {where} (see `scns submit --help`)")
+        raise UsageError(f"unrecognized option '--{name}' in {where} (see `scns submit --help`)")
     if opt.kind == "flag":
         if eq:
-            raise InvalidInput(f"option '--{name}' takes no value in {where}")
+            raise UsageError(f"option '--{name}' takes no value in {where}")
         _store(parsed, opt, True)
         return i + 1
     if opt.kind == "optional":
@@ -217,7 +217,7 @@ def _take_long(args: list[str], i: int, parsed: ParsedArgs, where: str) -> int:
         _store(parsed, opt, inline)
         return i + 1
     if i + 1 >= len(args):
-        raise InvalidInput(f"option '--{name}' requires a value in {where}")
+        raise UsageError(f"option '--{name}' requires a value in {where}")
     _store(parsed, opt, args[i + 1])
     return i + 2
 
@@ -227,7 +227,7 @@ def _take_short(args: list[str], i: int, parsed: ParsedArgs, where: str) -> int:
     for pos, letter in enumerate(letters):
         opt = BY_SHORT.get(letter)
         if opt is None:
-            raise InvalidInput(f"invalid option '-{letter}' in {where} (see `scns submit --help`)")
+            raise UsageError(f"invalid option '-{letter}' in {where} (see `scns submit --help`)")
         if opt.kind in ("flag", "optional"):
             _store(parsed, opt, True)
             continue
@@ -236,7 +236,7 @@ def _take_short(args: list[str], i: int, parsed: ParsedArgs, where: str) -> int:
             _store(parsed, opt, rest[1:] if rest.startswith("=") else rest)
             return i + 1
         if i + 1 >= len(args):
-            raise InvalidInput(f"option '-{letter}' requires a value in {where}")
+            raise UsageError(f"option '-{letter}' requires a value in {where}")
         _store(parsed, opt, args[i + 1])
         return i + 2
     return i + 1

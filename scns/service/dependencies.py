@@ -38,7 +38,7 @@ def _ref_states(tx: Tx, refs: set[JobRef]) -> dict[JobRef, tuple[str, int | None
     if not refs:
         return {}
     ids = {ref.job_id for ref in refs}
-    marks, params = in_clause("i", ids)
+    marks, params = in_clause("i", ids, tx.dialect)
     rows = tx.rows(
         f"SELECT id, array_job_id, array_task_id, state, exit_code FROM jobs"
         f" WHERE id IN ({marks}) OR array_job_id IN ({marks})",

@@ -92,23 +92,23 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter,
         shared = _shared_columns(request, ctx, who, time_limit_s)
         if request.exclusive:  # sbatch --exclusive: the whole (largest) node is the job's
             shared["cpus"] = max(request.cpus, largest)
-        rows = []
+        paths = _path_maker(request, who.user_name, array_id, ctx.env)
         checked_dirs: set[str] = set()
-        for position, (job_id, task) in enumerate(zip(ids, tasks, strict=True)):
-            out, err = _paths(request, job_id, who.user_name, array_id, task, ctx.env)
-            for path in {out, err} if check_paths else ():
-                _check_output_dir(path, checked_dirs)
-            row = dict(shared, id=job_id, stdout_path=out, stderr_path=err)
-            if array_id is not None:
-                row.update(array_job_id=array_id, array_task_id=task)
-            if position == 0:  # array tasks share the first task's script and environment
-                row.update(
-                    script=request.script,
-                    argv=sql.dumps(list(request.argv)),
-                    environment=sql.dumps(env),
-                )
-            rows.append(row)
-        sql.insert_jobs(tx, rows)
+        placed = []
+        for job_id, task in zip(ids, tasks, strict=True):
+            out, err = paths(job_id, task)
+            if check_paths:
+                for path in {out, err}:
+                    _check_output_dir(path, checked_dirs)
+            placed.append((job_id, out, err, task))
+        first = dict(shared, id=ids[0], stdout_path=placed[0][1], stderr_path=placed[0][2],
+                     script=request.script, argv=sql.dumps(list(request.argv)),
+                     environment=sql.dumps(env))  # fmt: skip
+        if array_id is not None:  # its tasks share the first task's script and environment
+            first.update(array_job_id=array_id, array_task_id=placed[0][3])
+        sql.insert_jobs(tx, [first])
+        if len(placed) > 1:
+            sql.insert_array_tasks(tx, shared, array_id, placed[1:])
         sql.notify(tx)
     warnings = tuple(
         f"option --{name} is not implemented by scns and was ignored"
@@ -159,6 +159,33 @@ def _check_rights(caller: Caller, request: JobRequest) -> None:
     why = priority_refusal(caller, request.priority or None, request.nice or None)
     if why:
         raise PermissionDenied(why)
+
+
+# Stand-ins for %j and %a when one expansion serves every task of an array.
+_JOB_MARK, _TASK_MARK = 987654321987654, 876543219876543
+
+
+def _path_maker(request: JobRequest, user: str, array_id, env):
+    """(job id, task) -> (stdout, stderr) paths. An array's patterns are expanded once, with
+    stand-ins for %j and %a replaced per task (a 100,000-task array pays one expansion);
+    padded placeholders (%4a) or a stand-in already in the text take the exact path."""
+    from scns.domain.patterns import placeholders
+
+    patterns = [request.stdout_pattern, request.stderr_pattern or ""]
+    simple = array_id is not None and all(
+        "\\" not in p and str(_JOB_MARK) not in p and str(_TASK_MARK) not in p
+        and not any(width and letter in "ja" for _s, _e, width, letter in placeholders(p))
+        for p in patterns
+    )  # fmt: skip
+    if not simple:
+        return lambda job_id, task: _paths(request, job_id, user, array_id, task, env)
+    out_t, err_t = _paths(request, _JOB_MARK, user, array_id, _TASK_MARK, env)
+    marks = (str(_JOB_MARK), str(_TASK_MARK))
+
+    def fill(template: str, job_id: int, task) -> str:
+        return template.replace(marks[0], str(job_id)).replace(marks[1], str(task))
+
+    return lambda job_id, task: (fill(out_t, job_id, task), fill(err_t, job_id, task))
 
 
 def _paths(request: JobRequest, job_id: int, user: str, array_id, task,

@@ -68,3 +68,11 @@ def test_missing_output_directory_is_an_error_with_a_hint(scns: Scns) -> None:
     proc = scns.run("submit", "-o", "logs/x.out", "--wrap", "true", check=False)
     assert proc.returncode != 0 and proc.stderr.count("\n") == 1
     assert "mkdir -p" in proc.stderr and "logs" in proc.stderr
+
+
+def test_a_malformed_command_line_exits_2_and_a_bad_value_1(scns: Scns) -> None:
+    for args, code in ((("--frob", "--wrap", "true"), 2), (("--wrap",), 2),
+                       (("-t", "bogus", "--wrap", "true"), 1)):  # fmt: skip
+        proc = scns.run("submit", *args, check=False)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("scns submit: error:")
