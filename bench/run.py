@@ -18,6 +18,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bigdb
+import bulk
 import cluster
 import report
 import scenarios
@@ -36,6 +37,7 @@ FULL = {
     "bigq_samples": 10,
     "history_n": 1_000_000,
     "history_samples": 10,
+    "bulk_n": 100_000,
 }
 QUICK = {
     **FULL,
@@ -61,6 +63,7 @@ SCENARIOS = {
     "bigqueue": bigdb.big_queue,
     "history": bigdb.history,
     "cluster": cluster.cluster,
+    "bulk": bulk.bulk_arrays,
 }
 
 
