@@ -26,9 +26,10 @@ fmt: install ## format the code with ruff
 	$(VENV)/bin/ruff format scns tests bench
 	$(VENV)/bin/ruff check --fix scns tests bench
 
-lint: install ## ruff lint and format check, mypy on the pure layers
+lint: install ## ruff lint and format check, the layers' import contracts, mypy on the pure layers
 	$(VENV)/bin/ruff check scns tests bench
 	$(VENV)/bin/ruff format --check scns tests bench
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy --ignore-missing-imports scns/domain scns/sched
 
 test: install ## run the whole test suite (PostgreSQL/Redis tests skip when those are absent)

@@ -295,8 +295,8 @@ def daemon(
     import os
 
     from scns import paths
-    from scns.daemon.log import configure
     from scns.daemon.main import start
+    from scns.log import configure
 
     # the options reach the daemon's Settings as the settings they stand for
     if metrics_port is not None:

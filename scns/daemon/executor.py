@@ -15,17 +15,17 @@ import time
 from scns.daemon import metrics
 from scns.daemon.environment import job_environment
 from scns.daemon.home import private_dir, remove_planted
-from scns.daemon.log import log
-from scns.daemon.outcome import Ending, outcome
 from scns.daemon.scripts import ScriptCopies, write_script
 from scns.daemon.signalling import Signalling
 from scns.daemon.tracked import Tracked, arm_warning, cgroup_name, short_hash, wait_empty
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.job import Job
+from scns.domain.outcome import Ending, outcome
 from scns.exec import cgroups, process
 from scns.exec.accounts import account_variables
 from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned, StartFailure
+from scns.log import log
 
 
 class Executor(Signalling, ScriptCopies):

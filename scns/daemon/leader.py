@@ -13,11 +13,11 @@ import uuid
 from collections import defaultdict
 
 from scns import wake
-from scns.daemon.log import log
 from scns.daemon.scheduling import PassConfig, run_pass
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.exec.process import is_alive, process_start_ticks
+from scns.log import log
 from scns.service.recovery import fail_stale_nodes, requeue_unstarted
 
 LEADER_LEASE = "scheduler"

@@ -21,11 +21,12 @@ from scns import __version__, wake
 from scns.daemon import metrics
 from scns.daemon.executor import Executor
 from scns.daemon.leader import Leader, lease_holder
-from scns.daemon.log import StepHealth, describe, log
 from scns.daemon.scheduling import PassConfig
+from scns.daemon.step_health import StepHealth
 from scns.db import statements as sql
 from scns.db.engine import Database, DatabaseError
 from scns.domain.liveness import is_served
+from scns.log import describe, log
 from scns.settings import Settings
 
 LOOK_AROUND_EVERY_S = 1.0

@@ -100,9 +100,9 @@ def warn_overcommit(db, name: str, cpus: int, timeout_s: float) -> None:
     line when their CPUs add up beyond the machine's."""
     import time
 
-    from scns.daemon.log import log
     from scns.db import statements as sql
     from scns.domain.liveness import is_served
+    from scns.log import log
 
     host, now = socket.gethostname(), time.time()
     with db.read() as tx:

@@ -99,7 +99,7 @@ def start(settings, is_leader: Callable[[], bool]) -> Metrics | None:
     global _current
     if settings.metrics_port is None:
         return None
-    from scns.daemon.log import log
+    from scns.log import log
 
     metrics = Metrics(settings.database_url, settings.heartbeat_timeout_s, is_leader)
     metrics.serve(settings.metrics_port, settings.metrics_address)
@@ -185,7 +185,7 @@ class _ClusterCollector:
     def _log_error(self, exc: BaseException) -> None:
         now = time.monotonic()
         if now - self._error_logged_at >= ERROR_LOG_EVERY_S:
-            from scns.daemon.log import describe, log
+            from scns.log import describe, log
 
             self._error_logged_at = now
             log("metrics_refresh_failed", error=describe(exc))

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from scns import protocol
-from scns.daemon.log import log
 from scns.db.engine import Database
 from scns.errors import InvalidInput, ScnsError
+from scns.log import log
 from scns.service.requests import Site, caller_from_peer, handle
 
 REQUEST_TIMEOUT_S = 30.0

@@ -9,11 +9,11 @@ import os
 import signal
 import time
 
-from scns.daemon.log import log
 from scns.daemon.tracked import Tracked
 from scns.db import statements as sql
 from scns.db.statements.lifecycle import time_limits_on_node
 from scns.exec import process
+from scns.log import log
 
 MEM_CHECK_S = 0.5
 

@@ -26,8 +26,8 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 
-from scns.daemon.log import log
 from scns.dispatch.messages import RefusedMessage, parse_start, queue_name, start_allocated
+from scns.log import log
 
 MESSAGE_TTL_S = 120  # an undelivered start message is worthless after that: reconciliation resends
 

@@ -11,7 +11,7 @@ import contextlib
 
 import psycopg
 
-from scns.daemon.log import log
+from scns.log import log
 
 CHANNEL = "scns_wake"
 

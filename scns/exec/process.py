@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from scns.domain.exit_status import ExitStatus, StartFailure  # re-exported: the wrapper's records
+
 # The job side, already running as the job's user: "$1" stdout, "$2" stderr, "$3" working
 # directory, "$4" "append" (sbatch --open-mode=append) or "truncate", then the script and
 # its arguments. It opens the output files itself, as the
@@ -112,25 +114,6 @@ os.execve("/bin/sh", ["/bin/sh", "-c", sys.argv[5], "scns-job-user", *sys.argv[6
 
 # Only this reaches a root supervisor's environment; the job's own goes through a file.
 CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-
-
-class StartFailure(str):
-    """Why the wrapper could not start the job (an output file it could not open)."""
-
-
-@dataclass(frozen=True)
-class ExitStatus:
-    """How a job ended: an exit code, or the signal that killed it."""
-
-    exit_code: int | None
-    signal: int | None
-
-    @classmethod
-    def from_shell_rc(cls, rc: int) -> ExitStatus:
-        """Shells report death by signal N as 128+N; read it back that way."""
-        if 128 < rc < 128 + 65:
-            return cls(None, rc - 128)
-        return cls(rc, None)
 
 
 @dataclass

@@ -13,9 +13,9 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from scns.daemon.outcome import Ending, outcome
 from scns.db import statements as sql
-from scns.db.engine import Database, Tx
+from scns.db.engine import Database
+from scns.domain.outcome import Ending, outcome
 from scns.exec import process
 from scns.service.recovery import NodeFailures, dry_run, fail_stale_nodes
 
@@ -116,21 +116,11 @@ def _stuck_verdict(job, now: float, policy: CleanupPolicy, local: bool):
 
 def _release_leaks(db: Database, now: float, report: CleanupReport, dry: bool) -> None:
     with db.write() as tx:
-        leaked = _leaked_allocations(tx)
+        leaked = sql.leaked_allocations(tx)
         if not dry:
             for job_id in leaked:
                 sql.release(tx, job_id, now)
     report.released = leaked
-
-
-def _leaked_allocations(tx: Tx) -> list[int]:
-    """Jobs that no longer need resources but still hold an allocation or a core."""
-    rows = tx.rows(
-        "SELECT DISTINCT j.id FROM jobs j WHERE j.state NOT IN ('CONFIGURING', 'RUNNING') AND"
-        " (EXISTS (SELECT 1 FROM allocations a WHERE a.job_id = j.id AND a.released_time IS NULL)"
-        " OR EXISTS (SELECT 1 FROM core_claims c WHERE c.job_id = j.id)) ORDER BY j.id"
-    )
-    return [r[0] for r in rows]
 
 
 def _purge(db: Database, cutoff: float, logs: bool, report: CleanupReport, dry: bool) -> None:

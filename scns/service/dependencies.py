@@ -3,7 +3,8 @@ a future --begin time, or a --dependency (including singleton) that is not satis
 
 from __future__ import annotations
 
-from scns.db.engine import Tx, in_clause
+from scns.db import statements as sql
+from scns.db.engine import Tx
 from scns.domain.dependency import NEVER, SATISFIED, JobRef, evaluate, parse_dependency
 
 _LIVE = ("PENDING", "CONFIGURING", "RUNNING")
@@ -38,12 +39,7 @@ def _ref_states(tx: Tx, refs: set[JobRef]) -> dict[JobRef, tuple[str, int | None
     if not refs:
         return {}
     ids = {ref.job_id for ref in refs}
-    marks, params = in_clause("i", ids, tx.dialect)
-    rows = tx.rows(
-        f"SELECT id, array_job_id, array_task_id, state, exit_code FROM jobs"
-        f" WHERE id IN ({marks}) OR array_job_id IN ({marks})",
-        params,
-    )
+    rows = sql.referenced_job_states(tx, ids)
     found: dict[JobRef, tuple[str, int | None]] = {}
     arrays: dict[int, list[tuple[str, int | None]]] = {}
     for job_id, array_id, task_id, state, code in rows:
@@ -74,13 +70,4 @@ def _singleton_busy(tx: Tx, rows: list[tuple], deps) -> set[int]:
     """Singleton jobs that must wait: an older job with the same name and user is live."""
     singles = [r for r in rows if r[0] in deps and any(
         c.kind == "singleton" for c in deps[r[0]].conditions)]  # fmt: skip
-    busy = set()
-    for row in singles:
-        other = tx.one(
-            "SELECT 1 FROM jobs WHERE name = :name AND user_name = :user AND id < :id"
-            " AND state IN ('PENDING', 'CONFIGURING', 'RUNNING') LIMIT 1",
-            {"name": row[10], "user": row[11], "id": row[0]},
-        )
-        if other:
-            busy.add(row[0])
-    return busy
+    return {row[0] for row in singles if sql.has_live_namesake_before(tx, row[10], row[11], row[0])}

@@ -41,7 +41,7 @@ class NodeSummary:
         return self.reason if self.is_live and not self.drained else None
 
     def to_dict(self) -> dict:
-        from scns.cli.render import iso
+        from scns.domain.timefmt import iso
 
         return {
             "name": self.name,

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from scns.daemon import log as daemon_log
+from scns.daemon import step_health as daemon_log
 from scns.daemon.leader import is_dead_predecessor, lease_holder
-from scns.daemon.log import FIRST_RETRY_S, MAX_RETRY_S, SETTLE_S, StepHealth
+from scns.daemon.step_health import FIRST_RETRY_S, MAX_RETRY_S, SETTLE_S, StepHealth
 
 
 @pytest.fixture

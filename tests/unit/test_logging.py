@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from scns.daemon import log as daemon_log
+from scns import log as daemon_log
 from scns.errors import InvalidInput
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
@@ -71,7 +71,7 @@ def test_configure_again_replaces_the_handler(fmt, capsys) -> None:
 
 
 def test_unknown_format_is_refused_in_one_line(fmt) -> None:
-    with pytest.raises(InvalidInput, match="invalid setting .*'xml'.*: expected logfmt or json"):
+    with pytest.raises(InvalidInput, match=r"invalid setting .*'xml'.*: expected logfmt or json"):
         fmt("xml")
 
 

@@ -25,6 +25,7 @@ from scns.db.statements.cluster import (
     upsert_node,
 )
 from scns.db.statements.common import dumps, job_from_row
+from scns.db.statements.dependencies import has_live_namesake_before, referenced_job_states
 from scns.db.statements.jobs import (
     array_stats,
     cancel_pending,
@@ -71,6 +72,7 @@ from scns.db.statements.lifecycle import (
     signals_requested_on_node,
     stale_configuring,
 )
+from scns.db.statements.maintenance import leaked_allocations
 from scns.db.statements.stats import (
     cpu_seconds_between,
     hourly_starts_and_ends,
@@ -100,6 +102,7 @@ __all__ = [
     "get_job",
     "get_jobs",
     "get_node",
+    "has_live_namesake_before",
     "heartbeat",
     "hold_pending",
     "hourly_starts_and_ends",
@@ -112,6 +115,7 @@ __all__ = [
     "jobs_on_nodes",
     "jobs_to_launch",
     "known_job_ids",
+    "leaked_allocations",
     "lease_holder",
     "list_jobs",
     "list_nodes",
@@ -129,6 +133,7 @@ __all__ = [
     "purgeable_jobs",
     "queue_lines",
     "queue_table",
+    "referenced_job_states",
     "release",
     "release_held",
     "request_cancel",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal as signals
 from dataclasses import dataclass
 
-from scns.exec.process import ExitStatus, StartFailure
+from scns.domain.exit_status import ExitStatus, StartFailure
 
 
 @dataclass(frozen=True)
@@ -15,13 +15,14 @@ class Ending:
     kind: str | None
 
 
-def outcome(status: ExitStatus | StartFailure | None, ending: Ending):
+def outcome(
+    status: ExitStatus | StartFailure | None, ending: Ending
+) -> tuple[str, int | None, int | None, str | None]:
     """(state, exit_code, signal, reason) for a job that ended with ``status``."""
     failure = status if isinstance(status, StartFailure) else None
-    if failure is not None:
-        status = None
-    code = status.exit_code if status else None
-    sig = status.signal if status else None
+    ended = status if isinstance(status, ExitStatus) else None
+    code = ended.exit_code if ended else None
+    sig = ended.signal if ended else None
     if ending.kind == "TIMEOUT":
         return "TIMEOUT", code, sig, "time limit reached"
     if ending.kind == "CANCELLED":
@@ -30,11 +31,11 @@ def outcome(status: ExitStatus | StartFailure | None, ending: Ending):
         return "OUT_OF_MEMORY", code, sig, "memory limit exceeded (killed)"
     if failure is not None:  # the job never ran
         return "FAILED", None, None, str(failure)
-    if status is None:
+    if ended is None:
         return "FAILED", None, None, "exit status lost (the job's wrapper was killed)"
-    if status.exit_code == 0:
+    if ended.exit_code == 0:
         return "COMPLETED", 0, None, None
-    if status.signal is not None:
+    if sig is not None:
         return "FAILED", None, sig, f"killed by signal {_name(sig)}"
     return "FAILED", code, None, f"exit code {code}"
 

@@ -1,107 +1,10 @@
-"""One structured line per event on stderr, readable by people and by journald; and the
-throttled reports of daemon steps that keep failing.
-
-Lines go through the standard ``logging`` module, so scns's events and the lines of the
-libraries it uses (RQ, ...) share one handler and one format: logfmt by default
-(``time=... event=... key=value``), JSON lines with ``SCNS_LOG_FORMAT=json``.
-"""
+"""Which daemon steps keep failing: their backoff, and throttled log lines about them."""
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import sys
-import time
 from dataclasses import dataclass
 
-FORMATS = ("logfmt", "json")
-LOGGER = logging.getLogger("scns")
-_configured = False
-
-
-def _quote(value: object) -> str:
-    text = str(value)
-    if not text or any(c in text for c in ' ="\n'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    return text
-
-
-def log(event: str, **fields: object) -> None:
-    """Write ``time=... event=... key=value...`` (or its JSON line); never raises."""
-    if not _configured:
-        configure(os.environ.get("SCNS_LOG_FORMAT") or "logfmt", strict=False)
-    LOGGER.info(event, extra={"scns_event": event, "scns_fields": fields})
-
-
-class EventFormatter(logging.Formatter):
-    """scns's events as they always looked; another library's record as an event ``log``
-    with its logger, level and message."""
-
-    def __init__(self, style: str = "logfmt") -> None:
-        super().__init__()
-        self.style = style
-
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z"
-        event = getattr(record, "scns_event", None)
-        if event is not None:
-            fields = getattr(record, "scns_fields", {})
-        else:
-            event = "log"
-            fields = {"logger": record.name, "level": record.levelname.lower(),
-                      "message": record.getMessage()}  # fmt: skip
-            if record.exc_info:
-                fields["error"] = describe(record.exc_info[1])  # type: ignore[arg-type]
-        if self.style == "json":
-            line = {"time": stamp, "event": event}
-            line.update((k, _json_value(v)) for k, v in fields.items() if v is not None)
-            return json.dumps(line, separators=(",", ":"))
-        parts = [f"time={stamp}", f"event={event}"]
-        parts += [f"{k}={_quote(v)}" for k, v in fields.items() if v is not None]
-        return " ".join(parts)
-
-
-def _json_value(value: object) -> object:
-    return value if isinstance(value, (str, int, float, bool)) else str(value)
-
-
-class _StderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is at the time; a closed or full stream loses the
-    line, never raises."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        pass
-
-
-def configure(style: str = "logfmt", *, strict: bool = True) -> None:
-    """One handler on the root logger for scns and every library, in ``style``; scns's
-    events at INFO, the libraries' from WARNING. A second call replaces the first."""
-    global _configured
-    if style not in FORMATS:
-        if strict:
-            from scns.paths import invalid_setting
-
-            raise invalid_setting("log_format", style, "expected logfmt or json")
-        style = "logfmt"
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
-        root.removeHandler(handler)
-    handler = _StderrHandler()
-    handler.setFormatter(EventFormatter(style))
-    root.addHandler(handler)
-    if root.level == logging.NOTSET or root.level > logging.WARNING:
-        root.setLevel(logging.WARNING)
-    LOGGER.setLevel(logging.INFO)
-    _configured = True
-
+from scns.log import describe, log
 
 # A failing step is retried after FIRST_RETRY_S, doubling up to MAX_RETRY_S.
 FIRST_RETRY_S = 0.5
@@ -218,8 +121,10 @@ def _origin(exc: BaseException) -> str | None:
     return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
 
 
-def describe(exc: BaseException) -> str:
-    """An error in one short line: its type and the first line of its message."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
+def _origin(exc: BaseException) -> str | None:
+    """Where an error was raised (file:line of the innermost frame), for the first line."""
+    import os
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
