@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from scns.domain.rights import Caller
 
 # Bound the placeholders of one statement (SQLite allows 32,766; arrays reach 1,000,001 tasks).
-CHUNK = 5000
+CHUNK = 1_000_000  # id lists are one bound parameter (in_clause): no per-id cost
 _MAX_PRIORITY = 2_000_000_000
 
 
@@ -152,14 +152,14 @@ def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int
     each one's jobs."""
     targets = []
     for text in texts:
-        jobs = resolve(db, parse_job_ref(text))
+        jobs = resolve(db, parse_job_ref(text), brief=True)
         check_may_change(caller, text, jobs)
         targets.append((text, [j.id for j in jobs]))
     results = []
     with db.write() as tx:
         for text, ids in targets:
             changed = sum(len(statement(tx, chunk)) for chunk in _chunks(ids))
-            states = {s for chunk in _chunks(ids) for s, _ in sql.job_states(tx, chunk).values()}
+            states = {s for chunk in _chunks(ids) for s in sql.distinct_states(tx, chunk)}
             state = "PENDING" if "PENDING" in states else min(states, default="PURGED")
             outcome = done if changed else missed if state == "PENDING" else "not_pending"
             results.append(ControlResult(text, outcome, changed, state))
@@ -181,7 +181,7 @@ def signal_jobs(db: Database, texts: list[str], sig: int, *,
     reference is resolved and checked first. Returns the jobs that will get it."""
     targets = []
     for text in texts:
-        jobs = resolve(db, parse_job_ref(text))
+        jobs = resolve(db, parse_job_ref(text), brief=True)
         check_may_change(caller, text, jobs)
         targets += [j.id for j in jobs]
     with db.write() as tx:
@@ -197,7 +197,7 @@ def requeue(db: Database, texts: list[str], now: float, *,
     finished one goes back to PENDING at once; a pending one stays as it is."""
     targets = []
     for text in texts:
-        jobs = resolve(db, parse_job_ref(text))
+        jobs = resolve(db, parse_job_ref(text), brief=True)
         check_may_change(caller, text, jobs)
         targets.append((text, jobs))
     results = []

@@ -31,8 +31,12 @@ def parse_job_ref(text: str) -> JobRef:
     return JobRef(int(match.group(1)), int(task) if task is not None else None)
 
 
-def resolve(db: Database, ref: JobRef) -> list[Job]:
-    """The jobs a reference names: one job, one array task, or every task of an array."""
+def resolve(db: Database, ref: JobRef, *, brief: bool = False) -> list:
+    """The jobs a reference names: one job, one array task, or every task of an array.
+
+    ``brief``: a whole array's tasks as JobBrief tuples (id, uid, user_name, name, state,
+    array ids), which is all that rights, filters and bulk changes look at.
+    """
     with db.read() as tx:
         if ref.task_id is not None:
             job = sql.get_array_task(tx, ref.job_id, ref.task_id)
@@ -40,7 +44,7 @@ def resolve(db: Database, ref: JobRef) -> list[Job]:
         else:
             job = sql.get_job(tx, ref.job_id)
             if job is not None and job.array_job_id == job.id:
-                found = sql.get_array_jobs(tx, job.id)
+                found = (sql.get_array_briefs if brief else sql.get_array_jobs)(tx, job.id)
             else:
                 found = [job] if job else []
     if not found:
@@ -340,7 +344,7 @@ def cancel_targets(db: Database, texts: list[str], spec: JobFilter | None,
     if spec is not None and running_only and not spec.states and not texts:
         spec = replace(spec, states=("RUNNING",))
     if texts:
-        targets = [(text, resolve(db, parse_job_ref(text))) for text in texts]
+        targets = [(text, resolve(db, parse_job_ref(text), brief=True)) for text in texts]
         if spec is None:
             return targets
         narrowed = [(text, [j for j in jobs if _selected(j, spec)]) for text, jobs in targets]
@@ -375,12 +379,11 @@ def _cancel_one(tx, text: str, ids: list[int], now: float) -> CancelResult:
         live = [i for i in chunk if i not in pending]
         if live:
             flagged.update(i for i, _node in sql.request_cancel(tx, live))
-    for job_id in pending:
-        sql.add_event(tx, job_id, now, "cancelled", "by user while pending")
+    sql.add_events(tx, sorted(pending), now, "cancelled", "by user while pending")
     outcome = "signalled" if flagged else "cancelled" if pending else "already_finished"
     return CancelResult(text, outcome, len(pending) + len(flagged))
 
 
-def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
-    """Bound one statement's placeholders (SQLite allows 32,766; arrays are far larger)."""
+def _chunks(ids: list[int], size: int = 1_000_000) -> list[list[int]]:
+    """Id lists are one bound parameter (in_clause): a chunk only bounds its text's size."""
     return [ids[i : i + size] for i in range(0, len(ids), size)]

@@ -27,11 +27,14 @@ from scns.db.statements.cluster import (
 from scns.db.statements.common import dumps, job_from_row
 from scns.db.statements.dependencies import has_live_namesake_before, referenced_job_states
 from scns.db.statements.jobs import (
+    add_events,
     array_stats,
     cancel_pending,
     count_live_jobs,
     delete_jobs,
+    distinct_states,
     find_jobs,
+    get_array_briefs,
     get_array_jobs,
     get_array_task,
     get_job,
@@ -84,6 +87,7 @@ from scns.db.statements.stats import (
 
 __all__ = [
     "add_event",
+    "add_events",
     "allocate",
     "array_stats",
     "cancel_pending",
@@ -92,11 +96,13 @@ __all__ = [
     "cpu_seconds_between",
     "delete_jobs",
     "delete_node",
+    "distinct_states",
     "drain_node",
     "drop_lease",
     "dumps",
     "find_jobs",
     "finish",
+    "get_array_briefs",
     "get_array_jobs",
     "get_array_task",
     "get_job",

@@ -88,6 +88,17 @@ def get_array_task(tx: Tx, array_job_id: int, task_id: int) -> Job | None:
     return _job(row) if row else None
 
 
+def get_array_briefs(tx: Tx, array_job_id: int) -> list:
+    """JobBrief of every task of an array, in task order (what bulk commands need)."""
+    from scns.domain.brief import BRIEF_COLUMNS, brief_from_row
+
+    rows = tx.rows(
+        f"SELECT {BRIEF_COLUMNS} FROM jobs WHERE array_job_id = :a ORDER BY array_task_id",
+        {"a": array_job_id},
+    )
+    return [brief_from_row(r) for r in rows]
+
+
 def get_array_jobs(tx: Tx, array_job_id: int) -> list[Job]:
     rows = tx.rows(
         f"SELECT {_COLS} FROM jobs WHERE array_job_id = :a ORDER BY array_task_id",
@@ -249,6 +260,27 @@ def job_states(tx: Tx, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
     marks, params = in_clause("i", ids, tx.dialect)
     rows = tx.rows(f"SELECT id, state, exit_code FROM jobs WHERE id IN ({marks})", params)
     return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def add_events(tx: Tx, job_ids: Sequence[int], now: float, kind: str,
+               detail: str | None) -> None:  # fmt: skip
+    """The same event for many jobs, in one statement (an array's 100,000 tasks)."""
+    if not job_ids:
+        return
+    marks, params = in_clause("i", job_ids, tx.dialect)
+    params.update(now=now, kind=kind, detail=detail)
+    tx.run(
+        "INSERT INTO events (job_id, time, kind, detail)"
+        f" SELECT x.id, :now, :kind, :detail FROM (SELECT id FROM jobs WHERE id IN ({marks})) x",
+        params,
+    )
+
+
+def distinct_states(tx: Tx, ids: Iterable[int]) -> set[str]:
+    """The states these jobs are in (one row per state, not per job)."""
+    marks, params = in_clause("i", ids, tx.dialect)
+    return {r[0] for r in tx.rows(f"SELECT DISTINCT state FROM jobs WHERE id IN ({marks})",
+                                  params)}  # fmt: skip
 
 
 def array_stats(tx: Tx, array_job_id: int) -> dict[str, int]:
