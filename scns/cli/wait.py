@@ -11,6 +11,7 @@ import typer
 
 from scns.domain.dependency import JobRef
 from scns.domain.job import Job
+from scns.domain.states import ALLOCATED
 from scns.errors import NotFound, ScnsError
 
 TIMED_OUT = 124  # as timeout(1) exits
@@ -191,7 +192,7 @@ class _Bar(_Lines):
 
     def show(self, jobs: list[Job]) -> None:
         done = [j for j in jobs if j.state.is_terminal]
-        running = sum(j.state.value in ("CONFIGURING", "RUNNING") for j in jobs)
+        running = sum(j.state in ALLOCATED for j in jobs)
         for job in sorted(done, key=lambda j: j.id):
             if self.told.get(job.id, -1.0) != job.end_time:
                 self.told[job.id] = job.end_time

@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from scns.domain.state_names import ALLOCATED_NAMES
+
 REFRESH_S = 2.0
 ERROR_LOG_EVERY_S = 60.0
-LIVE_STATES = ("PENDING", "CONFIGURING", "RUNNING")
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
 PASS_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -177,7 +178,7 @@ class _ClusterCollector:
                 return
             self._jobs = {(state, reason or ("None" if state == "PENDING" else "")): count
                           for state, reason, count in jobs}  # fmt: skip
-            for state in LIVE_STATES[1:]:  # running and configuring show even at zero
+            for state in ALLOCATED_NAMES:  # running and configuring show even at zero
                 self._jobs.setdefault((state, ""), 0)
             self._nodes = nodes
             self._read_at = time.monotonic()

@@ -4,13 +4,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from scns.domain.state_names import LIVE_NAMES, TERMINAL_NAMES
 from scns.errors import InvalidInput
 
 KINDS = ("after", "afterok", "afternotok", "afterany", "singleton")
-TERMINAL_STATES = frozenset(
-    {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
-)
-KNOWN_STATES = TERMINAL_STATES | {"PENDING", "CONFIGURING", "RUNNING"}
+TERMINAL_STATES = frozenset(TERMINAL_NAMES)
+KNOWN_STATES = TERMINAL_STATES | frozenset(LIVE_NAMES)
 SATISFIED, WAITING, NEVER = "satisfied", "waiting", "never"
 _FORMS = "expected KIND:JOB[_TASK][:JOB...] or singleton, joined by ',' (all) or '?' (any)"
 _JOB_REF = re.compile(r"([0-9]{1,18})(?:_([0-9]{1,18}))?")

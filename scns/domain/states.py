@@ -2,17 +2,19 @@
 
 from enum import StrEnum
 
+from scns.domain import state_names as names
+
 
 class JobState(StrEnum):
-    PENDING = "PENDING"
-    CONFIGURING = "CONFIGURING"  # resources allocated, process not started yet
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    TIMEOUT = "TIMEOUT"
-    NODE_FAIL = "NODE_FAIL"
-    OUT_OF_MEMORY = "OUT_OF_MEMORY"
+    PENDING = names.PENDING
+    CONFIGURING = names.CONFIGURING  # resources allocated, process not started yet
+    RUNNING = names.RUNNING
+    COMPLETED = names.COMPLETED
+    FAILED = names.FAILED
+    CANCELLED = names.CANCELLED
+    TIMEOUT = names.TIMEOUT
+    NODE_FAIL = names.NODE_FAIL
+    OUT_OF_MEMORY = names.OUT_OF_MEMORY
 
     @property
     def is_terminal(self) -> bool:
@@ -24,17 +26,9 @@ class JobState(StrEnum):
         return SHORT[self]
 
 
-TERMINAL = frozenset(
-    {
-        JobState.COMPLETED,
-        JobState.FAILED,
-        JobState.CANCELLED,
-        JobState.TIMEOUT,
-        JobState.NODE_FAIL,
-        JobState.OUT_OF_MEMORY,
-    }
-)
-LIVE = frozenset({JobState.PENDING, JobState.CONFIGURING, JobState.RUNNING})
+TERMINAL = frozenset(JobState(name) for name in names.TERMINAL_NAMES)
+LIVE = frozenset(JobState(name) for name in names.LIVE_NAMES)
+ALLOCATED = frozenset(JobState(name) for name in names.ALLOCATED_NAMES)  # hold cores
 
 SHORT = {
     JobState.PENDING: "PD",

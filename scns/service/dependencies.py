@@ -6,8 +6,7 @@ from __future__ import annotations
 from scns.db import statements as sql
 from scns.db.engine import Tx
 from scns.domain.dependency import NEVER, SATISFIED, JobRef, evaluate, parse_dependency
-
-_LIVE = ("PENDING", "CONFIGURING", "RUNNING")
+from scns.domain.state_names import LIVE_NAMES
 
 
 def blocked_reasons(tx: Tx, rows: list[tuple], now: float) -> tuple[dict[int, str], list[int]]:
@@ -59,7 +58,7 @@ def _aggregate(tasks: list[tuple[str, int | None]]) -> tuple[str, int | None]:
     states = {s for s, _ in tasks}
     if states <= {"PENDING"}:
         return "PENDING", None
-    if states & set(_LIVE):
+    if states & set(LIVE_NAMES):
         return "RUNNING", None
     if states == {"COMPLETED"}:
         return "COMPLETED", 0

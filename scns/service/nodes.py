@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.domain.liveness import is_served, offline_reason
+from scns.domain.state_names import ALLOCATED_NAMES
 from scns.errors import InvalidInput
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 30.0
@@ -140,7 +141,7 @@ def remove_node(db: Database, name: str, now: float,
         node = sql.get_node(tx, name)
         if node is None:
             raise InvalidInput(f"no node named {name}")
-        jobs = [j for j, _state, _rq in sql.jobs_on_nodes(tx, [name], ["CONFIGURING", "RUNNING"])]
+        jobs = [j for j, _state, _rq in sql.jobs_on_nodes(tx, [name], ALLOCATED_NAMES)]
         if jobs:
             listed = ", ".join(map(str, sorted(jobs)[:5])) + (", ..." if len(jobs) > 5 else "")
             raise InvalidInput(f"node {name} still has {len(jobs)} job(s) ({listed}): drain it"

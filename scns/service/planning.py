@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from scns.db import statements as sql
 from scns.db.engine import Database, Tx
 from scns.domain.job import JobRequest
+from scns.domain.state_names import ALLOCATED_NAMES
 from scns.sched.snapshot import NodeView, PendingJob, RunningJob
 from scns.service.dependencies import blocked_reasons
 
@@ -78,7 +79,7 @@ def running_jobs(allocations, default_limit_s: int, now: float) -> tuple[Running
     """The allocated jobs, with when each must end at the latest (for backfill)."""
     out = []
     for job_id, node, cpu_ids, mem_mb, state, started, limit_s, array_id in allocations:
-        if state not in ("CONFIGURING", "RUNNING"):
+        if state not in ALLOCATED_NAMES:
             continue  # a leaked allocation holds its cores (cleanup frees it), not a job slot
         cpus = len([c for c in cpu_ids.split(",") if c])
         end = (started or now) + (limit_s or default_limit_s)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from scns.db import statements as sql
 from scns.db.engine import Database
+from scns.domain.state_names import ALLOCATED_NAMES
 
 
 @dataclass
@@ -46,9 +47,7 @@ def fail_stale_nodes(db: Database, now: float, timeout_s: float, *, dry_run: boo
                 result.nodes.append(name)
         if not result.nodes:
             return result
-        for job_id, state, requeue in sql.jobs_on_nodes(
-            tx, result.nodes, ["CONFIGURING", "RUNNING"]
-        ):
+        for job_id, state, requeue in sql.jobs_on_nodes(tx, result.nodes, ALLOCATED_NAMES):
             if state == "CONFIGURING" or requeue:
                 if dry_run or sql.requeue(tx, job_id, expected=[state], now=now,
                                           reason="node failure"):  # fmt: skip

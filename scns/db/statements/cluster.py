@@ -9,6 +9,7 @@ failing (NULL when all is well); on a DRAIN or DOWN node it says why.
 from __future__ import annotations
 
 from scns.db.engine import Tx
+from scns.db.statements.common import ALLOCATED
 
 NODE_COLUMNS = ("name", "hostname", "cpu_ids", "mem_mb", "state", "reason", "pid",
                 "started_time", "heartbeat_time", "version", "containment")  # fmt: skip
@@ -110,7 +111,7 @@ def delete_node(tx: Tx, name: str) -> bool:
     return (
         tx.run(
             "DELETE FROM nodes WHERE name = :name AND NOT EXISTS (SELECT 1 FROM jobs"
-            " WHERE jobs.node = :name AND jobs.state IN ('CONFIGURING', 'RUNNING'))",
+            f" WHERE jobs.node = :name AND jobs.state IN {ALLOCATED})",
             {"name": name},
         )
         == 1

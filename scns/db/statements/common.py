@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from scns.domain.compact_json import dumps  # noqa: F401 - the statements' JSON columns
 from scns.domain.job import JOB_COLUMNS, Job
+from scns.domain.state_names import ALLOCATED_NAMES, LIVE_NAMES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 COLS = ", ".join(JOB_COLUMNS)
-LIVE = "('PENDING', 'CONFIGURING', 'RUNNING')"
+
+
+def state_list(names: Sequence[str]) -> str:
+    """SQL's ``('A', 'B')`` for ``state IN ...``, from the domain's state names."""
+    return "(" + ", ".join(f"'{name}'" for name in names) + ")"
+
+
+LIVE = state_list(LIVE_NAMES)  # ('PENDING', 'CONFIGURING', 'RUNNING')
+ALLOCATED = state_list(ALLOCATED_NAMES)  # ('CONFIGURING', 'RUNNING'): jobs holding cores
 
 
 def job_from_row(row: Sequence[object]) -> Job:

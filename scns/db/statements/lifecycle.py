@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scns.db.engine import Tx, in_clause
+from scns.db.statements.common import ALLOCATED as _ALLOCATED
 from scns.db.statements.common import COLS as _COLS
 from scns.db.statements.common import job_from_row as _job
 from scns.domain.job import Job
@@ -244,8 +245,7 @@ def release(tx: Tx, job_id: int, now: float) -> None:
 
 def live_jobs_on_node(tx: Tx, node: str) -> list[Job]:
     rows = tx.rows(
-        f"SELECT {_COLS} FROM jobs WHERE node = :node AND state IN ('CONFIGURING', 'RUNNING')"
-        " ORDER BY id",
+        f"SELECT {_COLS} FROM jobs WHERE node = :node AND state IN {_ALLOCATED} ORDER BY id",
         {"node": node},
     )
     return [_job(r) for r in rows]
@@ -255,7 +255,7 @@ def cancel_requested_on_node(tx: Tx, node: str) -> list[tuple[int, bool]]:
     """(id, whether it is a requeue) of this node's jobs someone asked to end."""
     rows = tx.rows(
         "SELECT id, requeue_requested FROM jobs WHERE node = :node AND cancel_requested = 1"
-        " AND state IN ('CONFIGURING', 'RUNNING')",
+        f" AND state IN {_ALLOCATED}",
         {"node": node},
     )
     return [(r[0], bool(r[1])) for r in rows]

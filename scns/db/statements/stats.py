@@ -8,6 +8,7 @@ each dialect rounds its own way).
 from __future__ import annotations
 
 from scns.db.engine import Tx
+from scns.db.statements.common import ALLOCATED, LIVE
 
 HOUR_S = 3600.0
 
@@ -33,7 +34,7 @@ def live_jobs_by_reason(tx: Tx) -> list[tuple[str, str | None, int]]:
     for pending ones (a running job's row may keep the one it waited with)."""
     return [(state, reason, int(count)) for state, reason, count in tx.rows(
         "SELECT state, CASE WHEN state = 'PENDING' THEN reason END AS why, COUNT(*) FROM jobs"
-        " WHERE state IN ('PENDING', 'CONFIGURING', 'RUNNING') GROUP BY state, why")]  # fmt: skip
+        f" WHERE state IN {LIVE} GROUP BY state, why")]  # fmt: skip
 
 
 def waits_since(tx: Tx, since: float) -> tuple[int, float | None, float | None]:
@@ -63,7 +64,7 @@ def cpu_seconds_between(tx: Tx, since: float, now: float) -> float:
         " - (CASE WHEN start_time < :since THEN :since ELSE start_time END)))"
         " FROM jobs WHERE start_time IS NOT NULL AND start_time < :now"
         " AND (end_time IS NULL OR end_time > :since)"
-        " AND (end_time IS NOT NULL OR state IN ('RUNNING', 'CONFIGURING'))",
+        f" AND (end_time IS NOT NULL OR state IN {ALLOCATED})",
         {"since": since, "now": now},
     )
     return float(row[0] or 0.0) if row else 0.0
