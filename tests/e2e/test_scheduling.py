@@ -236,9 +236,8 @@ def test_update_priority_reorders_and_refuses_running_jobs(scns: Scns) -> None:
     wait_reason(scns, first, "Priority")
     proc = scns.run("update", str(blocker), "--priority", "5", check=False)
     assert proc.returncode == 1 and proc.stdout == ""
-    assert (
-        proc.stderr
-        == f"scns update: error: job {blocker} is RUNNING: only pending jobs can be updated\n"
+    assert proc.stderr == (
+        f"scns update: error: job {blocker} is RUNNING: only --time can change once a job runs\n"
     )
     assert scns.query(blocker)["priority"] == 0
     open_gate(gate)
