@@ -7,7 +7,9 @@ through the standard library. ``query`` and ``queue`` take the same kind of path
 (``scns.cli.fast_jobs``) for their plain forms. Everything else goes through the typer app.
 
 Whatever path a command takes, Ctrl-C ends it with one line and exit 130, and a closed
-pipe (``scns queue | head``) ends it quietly.
+pipe (``scns queue | head``) ends it quietly. The adapters turn their libraries' errors into
+a ScnsError, which each command prints as one line; ``main`` is the last resort for anything
+of those families that still gets here: one line and exit 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -34,7 +36,40 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _silence_stdout()
         code = BROKEN_PIPE
+    except Exception as exc:
+        if not is_reportable(exc):
+            raise  # a bug: its traceback is what a report needs
+        code = fail(one_line(exc), command=command_name(args))
     sys.exit(code)
+
+
+# Libraries whose errors are the user's situation (a database, a setting, a file, text),
+# not a bug in scns: reported as one line wherever they escape from.
+_REPORTED_LIBRARIES = frozenset({"sqlite3", "_sqlite3", "psycopg", "sqlalchemy", "alembic",
+                                 "pydantic", "pydantic_core", "redis", "rq"})  # fmt: skip
+
+
+def is_reportable(exc: BaseException) -> bool:
+    """True for a ScnsError and for the database, settings, encoding and operating-system
+    errors a command may meet."""
+    from scns.errors import ScnsError
+
+    if isinstance(exc, (ScnsError, OSError, UnicodeError, OverflowError)):
+        return True
+    return any(cls.__module__.split(".")[0] in _REPORTED_LIBRARIES for cls in type(exc).__mro__)
+
+
+def one_line(exc: BaseException) -> str:
+    """A ScnsError's own message; anything else as its type and its first line."""
+    from scns.errors import ScnsError
+
+    text = " ".join(str(exc).split("\n", 1)[0].split())
+    if isinstance(exc, ScnsError):
+        return text
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return f"{exc.strerror}{where}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _dispatch(args: list[str]) -> int | None:

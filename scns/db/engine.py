@@ -17,7 +17,7 @@ try:  # the C module alone: the sqlite3 package adds datetime adapters scns neve
 except ImportError:  # pragma: no cover - an interpreter without the split
     import sqlite3  # type: ignore[no-redef]
 
-from scns.errors import ScnsError
+from scns.db.errors import DatabaseError, StatementError, database_error, first_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
@@ -26,8 +26,25 @@ if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
 Params = "Mapping[str, object] | None"
 
 
-class DatabaseError(ScnsError):
-    """The database cannot be reached or used; the message says which and why."""
+__all__ = ["Database", "DatabaseError", "StatementError", "Tx", "in_clause", "open_database",
+           "sqlite_path"]  # fmt: skip
+
+# What a driver raises, besides its own errors, for a value it cannot bind: both become a
+# DatabaseError at this module's edge (scns.db.errors says which message).
+_SQLITE_FAILURES = (sqlite3.Error, OverflowError, UnicodeError)
+
+
+def _pg_failures() -> tuple[type[BaseException], ...]:
+    """psycopg's and SQLAlchemy's errors, for an ``except`` clause (evaluated only when an
+    error passes): the modules loaded already, never imported here (SQLAlchemy: ~400 ms)."""
+    import sys
+
+    found: list[type[BaseException]] = [OverflowError, UnicodeError]
+    for module, name in (("psycopg", "Error"), ("sqlalchemy.exc", "SQLAlchemyError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            found.append(getattr(loaded, name))
+    return tuple(found)
 
 
 class Tx:
@@ -57,13 +74,22 @@ class _SqliteTx(Tx):
         self._conn = conn
 
     def rows(self, sql: str, params: Params = None) -> list[tuple]:
-        return self._conn.execute(sql, params or {}).fetchall()
+        try:
+            return self._conn.execute(sql, params or {}).fetchall()
+        except _SQLITE_FAILURES as exc:
+            raise database_error(exc) from exc
 
     def run(self, sql: str, params: Params = None) -> int:
-        return self._conn.execute(sql, params or {}).rowcount
+        try:
+            return self._conn.execute(sql, params or {}).rowcount
+        except _SQLITE_FAILURES as exc:
+            raise database_error(exc) from exc
 
     def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
-        self._conn.executemany(sql, params)
+        try:
+            self._conn.executemany(sql, params)
+        except _SQLITE_FAILURES as exc:
+            raise database_error(exc) from exc
 
 
 _TEXT_CACHE: dict[str, object] = {}
@@ -85,14 +111,24 @@ class _SqlAlchemyTx(Tx):
         return clause
 
     def rows(self, sql: str, params: Params = None) -> list[tuple]:
-        return [tuple(r) for r in self._conn.execute(self._text_of(sql), params or {}).fetchall()]
+        try:
+            found = self._conn.execute(self._text_of(sql), params or {}).fetchall()
+        except _pg_failures() as exc:
+            raise database_error(exc) from exc
+        return [tuple(r) for r in found]
 
     def run(self, sql: str, params: Params = None) -> int:
-        return self._conn.execute(self._text_of(sql), params or {}).rowcount
+        try:
+            return self._conn.execute(self._text_of(sql), params or {}).rowcount
+        except _pg_failures() as exc:
+            raise database_error(exc) from exc
 
     def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
         if params:
-            self._conn.execute(self._text_of(sql), list(params))
+            try:
+                self._conn.execute(self._text_of(sql), list(params))
+            except _pg_failures() as exc:
+                raise database_error(exc) from exc
 
 
 class Database:
@@ -194,23 +230,45 @@ class SqliteDatabase(Database):
         try:
             yield _SqliteTx(conn)
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
-        conn.execute("COMMIT")
+        _commit(conn)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         conn = self.connection()
-        conn.execute("BEGIN")
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise database_error(exc) from exc
         try:
             yield _SqliteTx(conn)
-        finally:
-            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        _commit(conn)
 
     def close(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
         self._conn = None
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    """COMMIT, where a full disk or a lost file shows (then rolled back, and one line)."""
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        raise database_error(exc) from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """ROLLBACK if a transaction is still open: SQLite may have rolled back already (a full
+    disk does), and a failing rollback must not hide the error that caused it."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
@@ -221,7 +279,9 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if "locked" not in str(exc):
+                raise database_error(exc) from exc
+            if time.monotonic() > deadline:
                 raise DatabaseError(f"database is busy: {exc}") from None
             time.sleep(0.005)
 
@@ -254,16 +314,14 @@ class SqlAlchemyDatabase(Database):
         if self._in_session:
             yield
             return
-        from sqlalchemy.exc import OperationalError
-
         if self._held is not None and time.monotonic() - self._held_since > self.HOLD_S:
             self._release_held()
         try:
             if self._held is None:
                 self._held = self.engine.connect()
                 self._held_since = time.monotonic()
-        except OperationalError as exc:
-            raise DatabaseError(f"database unavailable: {_first_line(exc)}") from exc
+        except _pg_failures() as exc:
+            raise database_error(exc) from exc
         self._in_session = True
         try:
             yield
@@ -289,20 +347,16 @@ class SqlAlchemyDatabase(Database):
             with self.write() as tx:
                 yield tx
             return
-        from sqlalchemy.exc import OperationalError
-
         try:
             if self._auto is None:
                 self._auto = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             with self._auto.begin():  # no BEGIN or COMMIT reaches the server
                 yield _SqlAlchemyTx(self._auto, self._text, self.dialect)
-        except OperationalError as exc:
-            raise DatabaseError(f"database unavailable: {_first_line(exc)}") from exc
+        except _pg_failures() as exc:
+            raise database_error(exc) from exc
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        from sqlalchemy.exc import OperationalError
-
         try:
             if self._held is not None:
                 with self._held.begin():
@@ -310,8 +364,8 @@ class SqlAlchemyDatabase(Database):
             else:
                 with self.engine.begin() as conn:
                     yield _SqlAlchemyTx(conn, self._text, self.dialect)
-        except OperationalError as exc:
-            raise DatabaseError(f"database unavailable: {_first_line(exc)}") from exc
+        except _pg_failures() as exc:
+            raise database_error(exc) from exc
 
     read = write
 
@@ -327,16 +381,25 @@ class _PsycopgTx(Tx):
         self._conn = conn
 
     def rows(self, sql: str, params: Params = None) -> list[tuple]:
-        cur = self._conn.execute(_pyformat(sql), params or {})
-        return cur.fetchall() if cur.description else []
+        try:
+            cur = self._conn.execute(_pyformat(sql), params or {})
+            return cur.fetchall() if cur.description else []
+        except _pg_failures() as exc:
+            raise database_error(exc) from exc
 
     def run(self, sql: str, params: Params = None) -> int:
-        return self._conn.execute(_pyformat(sql), params or {}).rowcount
+        try:
+            return self._conn.execute(_pyformat(sql), params or {}).rowcount
+        except _pg_failures() as exc:
+            raise database_error(exc) from exc
 
     def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
         if params:
-            with self._conn.cursor() as cur:
-                cur.executemany(_pyformat(sql), list(params))
+            try:
+                with self._conn.cursor() as cur:
+                    cur.executemany(_pyformat(sql), list(params))
+            except _pg_failures() as exc:
+                raise database_error(exc) from exc
 
 
 _PYFORMAT_CACHE: dict[str, str] = {}
@@ -408,19 +471,17 @@ class PsycopgDatabase(Database):
             try:
                 self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
             except psycopg.Error as exc:
-                raise DatabaseError(f"database unavailable: {_first_line(exc)}") from None
+                raise DatabaseError(f"database unavailable: {first_line(exc)}") from None
         return self._conn
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        import psycopg
-
         conn = self._connection()
         try:
             with conn.transaction():
                 yield _PsycopgTx(conn)
-        except psycopg.OperationalError as exc:
-            raise DatabaseError(f"database unavailable: {_first_line(exc)}") from None
+        except _pg_failures() as exc:  # BEGIN, COMMIT, ROLLBACK
+            raise database_error(exc) from exc
 
     read = write
 
@@ -428,10 +489,6 @@ class PsycopgDatabase(Database):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
 
 
 def sqlite_path(url: str) -> str:

@@ -10,9 +10,10 @@ through it as well.
 from __future__ import annotations
 
 import ctypes
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from scns.db.engine import Database, DatabaseError, Tx, rewrite_placeholders
+from scns.db.errors import StatementError, database_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,7 +99,11 @@ class _LibpqTx(Tx):
 
     def _exec(self, sql: str, params: Mapping[str, object] | None):
         text, values = _positional(sql, params or {})
-        array = (ctypes.c_char_p * max(1, len(values)))(*[_encode(v) for v in values])
+        try:
+            encoded = [_encode(v) for v in values]
+        except UnicodeError as exc:  # surrogate-escaped bytes that are not UTF-8
+            raise database_error(exc) from exc
+        array = (ctypes.c_char_p * max(1, len(values)))(*encoded)
         return self._db.execute(text, len(values), array)
 
     def rows(self, sql: str, params=None) -> list[tuple]:
@@ -161,7 +166,8 @@ class LibpqDatabase(Database):
             if self.lib.PQstatus(conn) != 0:
                 self.close()
                 raise DatabaseError(f"database unavailable: {message.splitlines()[0]}")
-            raise LibpqError(message.splitlines()[0] if message else "query failed")
+            first = message.splitlines()[0] if message else "query failed"
+            raise LibpqError(f"the database refused a statement: {first}")
         return result
 
     @contextmanager
@@ -171,8 +177,9 @@ class LibpqDatabase(Database):
         try:
             yield tx
         except BaseException:
-            if self._conn is not None:
-                self.execute(b"ROLLBACK", 0, (ctypes.c_char_p * 1)())
+            if self._conn is not None:  # a rollback that fails must not hide why it ran
+                with suppress(DatabaseError):
+                    self.lib.PQclear(self.execute(b"ROLLBACK", 0, (ctypes.c_char_p * 1)()))
             raise
         tx.run("COMMIT")
 
@@ -196,5 +203,5 @@ def _libpq_dsn(url: str) -> str:
     return url
 
 
-class LibpqError(Exception):
+class LibpqError(StatementError):
     """A statement failed (a constraint, a missing table): the server's first line."""

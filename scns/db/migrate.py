@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from scns.db.engine import Database, DatabaseError, SqliteDatabase
+from scns.db.errors import StatementError
 from scns.errors import ScnsError
 
 HEAD_REVISION = "0004"
@@ -24,9 +25,7 @@ def current_revision(db: Database) -> str | None:
     try:
         with db.read() as tx:
             row = tx.one("SELECT version_num FROM alembic_version")
-    except DatabaseError:
-        raise
-    except Exception as exc:  # no such table: a database scns has never touched
+    except StatementError as exc:  # no such table: a database scns has never touched
         if "alembic_version" in str(exc) or "no such table" in str(exc).lower():
             return None
         raise DatabaseError(f"cannot read schema version: {exc}") from None

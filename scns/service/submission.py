@@ -7,6 +7,7 @@ bad submission leaves the database exactly as it was.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 
 from scns.domain.job import JobRequest
@@ -74,26 +75,56 @@ def _sent_script(path: str, text: str) -> str:
 
 
 def read_script(path: str) -> str:
-    """The script's text, refused as sbatch refuses it (missing, directory, binary, empty)."""
+    """The script's text, refused as sbatch refuses it (missing, directory, binary, empty).
+
+    Only a regular file is read: a FIFO, a device or a directory is refused without
+    blocking (opened non-blocking, then checked on the open file, so nothing can be
+    swapped in between).
+    """
     from scns.domain.directives import check_script_text
 
-    if os.path.isdir(path):
-        raise InvalidInput(f"batch script {path} is a directory")
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(10 * 1024 * 1024 + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InvalidInput(f"batch script {path} does not exist") from None
     except PermissionError:
         raise InvalidInput(f"batch script {path} is not readable") from None
     except OSError as exc:
         raise InvalidInput(f"cannot read batch script {path}: {exc.strerror}") from None
-    if len(data) > 10 * 1024 * 1024:
+    try:
+        kind = _file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise InvalidInput(f"batch script {path} is {kind}, not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_SCRIPT_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read batch script {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SCRIPT_BYTES:
         raise InvalidInput(f"batch script {path} is larger than 10 MiB")
     try:
         return check_script_text(data)
     except InvalidInput as exc:
         raise InvalidInput(f"batch script {path}: {exc}") from None
+
+
+MAX_SCRIPT_BYTES = 10 * 1024 * 1024
+
+
+def _file_kind(mode: int) -> str | None:
+    """What a file is, in words, when it is not a regular file (None when it is)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "an unusual file"
 
 
 def _directive_args(script: str) -> ParsedArgs:
