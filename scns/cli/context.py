@@ -39,7 +39,7 @@ def nodes_now(heartbeat_timeout_s: float | None):
 
     sock = target(env=os.environ)
     if sock:
-        return [NodeSummary(**n) for n in call(sock, "info", {})]  # type: ignore[union-attr]
+        return [NodeSummary(**n) for n in call(sock, "info", {})]
     db, _ = open_db()
     if heartbeat_timeout_s is None:
         return node_summaries(db, time.time())

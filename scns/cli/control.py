@@ -59,7 +59,7 @@ def _control(job_ids: list[str], action, command: str) -> None:
         if sock:
             answer = call(sock, command, {"job_ids": list(job_ids)})
             results = [ControlResult(r["job"], r["outcome"], r["changed"], r["state"])
-                       for r in answer]  # type: ignore[union-attr]  # fmt: skip
+                       for r in answer]  # fmt: skip
         else:
             db, run_dir = open_db()
             results = action(db, job_ids)
@@ -112,7 +112,7 @@ def update(
                     "time_set": time is not None,
                 },
             )
-            count = int(answer["tasks"])  # type: ignore[index]
+            count = int(answer["tasks"])
         else:
             db, run_dir = open_db()
             count = len(control.update(db, job_id, change))
@@ -141,7 +141,7 @@ def requeue(job_ids: Annotated[list[str], _IDS]) -> None:
         if sock:
             answer = call(sock, "requeue", {"job_ids": list(job_ids)})
             results = [ControlResult(r["job"], r["outcome"], r["changed"], r["state"])
-                       for r in answer]  # type: ignore[union-attr]  # fmt: skip
+                       for r in answer]  # fmt: skip
         else:
             db, run_dir = open_db()
             results = requeue_jobs(db, job_ids, time.time())
@@ -259,7 +259,7 @@ def _cancel(refs: list[str], spec, sig: int | None):
                               "states": list(spec.states)}  # fmt: skip
         answer = call(sock, "cancel", args)
         return [CancelResult(r["job"], r["outcome"], r.get("tasks", 1), r.get("signal"))
-                for r in answer]  # type: ignore[union-attr]  # fmt: skip
+                for r in answer]  # fmt: skip
     db, run_dir = open_db()
     results = cancel_jobs(db, refs, spec=spec, signal=sig)
     if any(r.outcome in ("signalled", "sent") for r in results):

@@ -24,6 +24,7 @@ GROUPS = ("db", "node", "compat")  # commands whose second word names the subcom
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    code: int | str | None
     try:
         try:
             code = _dispatch(args)

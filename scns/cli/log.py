@@ -78,7 +78,7 @@ def _lookup(text: str) -> Job:
     ref = parse_job_ref(text)
     sock = target()
     if sock:
-        job = job_from_record(call(sock, "query", {"job_id": text}))  # type: ignore[arg-type]
+        job = job_from_record(call(sock, "query", {"job_id": text}))
     else:
         from scns.cli.context import open_db
         from scns.service.jobs import get_job

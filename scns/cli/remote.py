@@ -11,6 +11,10 @@ import os
 from scns import paths, protocol
 from scns.errors import ScnsError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # a reply is JSON: its shape is the operation's
+    from typing import Any
+
 TIMEOUT_S = 600.0  # a 100,000-job queue takes a while to list; the daemon answers meanwhile
 
 
@@ -19,7 +23,7 @@ def target(env=os.environ) -> str | None:
     return paths.socket_path(env)
 
 
-def call(path: str, op: str, args: dict[str, object]) -> object:
+def call(path: str, op: str, args: dict[str, object]) -> Any:
     """One request; ScnsError with one line when there is no daemon or it refuses."""
     import _socket
 

@@ -43,7 +43,7 @@ def fetch(now: float) -> dict:
 
     sock = target()
     if sock:
-        return call(sock, "stats", {})  # type: ignore[return-value]
+        return call(sock, "stats", {})
     from scns.cli.context import open_db
     from scns.service.stats import gather
 

@@ -130,7 +130,7 @@ def test_only(args: list[str], request, ctx) -> int:
         from scns.cli.remote import call
 
         answer = call(sock, "test_only", _socket_args(args, request, ctx, "scns", True))
-        found = Forecast(**answer)  # type: ignore[arg-type]
+        found = Forecast(**answer)
     else:
         found = _forecast_here(request, ctx)
     if found.start_time is None:
@@ -197,7 +197,7 @@ def _daemon_alive(db, now: float) -> bool:
     from scns.domain.liveness import is_served
 
     timeout = paths.setting("heartbeat_timeout_s")
-    timeout_s = float(timeout) if timeout is not None else 30.0
+    timeout_s = float(str(timeout)) if timeout is not None else 30.0
     with db.read() as tx:
         return any(is_served(node, now, timeout_s) for node in sql.list_nodes(tx))
 

@@ -54,9 +54,9 @@ def wait_for_jobs(refs: list[str], timeout_s: float | None) -> int:
     try:
         wanted = [parse_job_ref(text) for text in refs]
         watch = _Watch(refs, wanted)
-        jobs = watch.first_look()
-        with _display(jobs) as display:
-            jobs = _poll(watch, jobs, display, deadline)
+        seen = watch.first_look()
+        with _display(seen) as display:
+            jobs = _poll(watch, seen, display, deadline)
     except KeyboardInterrupt:
         sys.stderr.write("scns wait: stopped waiting; the jobs keep running\n")
         return INTERRUPTED

@@ -14,7 +14,7 @@ def fetch_jobs(spec: JobFilter) -> list[Job]:
     if sock:
         from scns.cli.remote import call, job_from_record
 
-        return [job_from_record(r) for r in call(sock, "jobs", spec.to_dict())]  # type: ignore[union-attr]
+        return [job_from_record(r) for r in call(sock, "jobs", spec.to_dict())]
     from scns.cli.context import open_db
     from scns.service.jobs import find_jobs
 
@@ -28,7 +28,7 @@ def cancel(refs: list[str]) -> list[tuple[str, str]]:
     if sock:
         from scns.cli.remote import call
 
-        return [(r["job"], r["outcome"]) for r in call(sock, "cancel", {"job_ids": refs})]  # type: ignore[union-attr]
+        return [(r["job"], r["outcome"]) for r in call(sock, "cancel", {"job_ids": refs})]
     from scns.cli.context import notify, open_db
     from scns.service.jobs import cancel as cancel_jobs
 
@@ -45,7 +45,7 @@ def control(action: str, refs: list[str]) -> list[tuple[str, str, bool]]:
         from scns.cli.remote import call
 
         answer = call(sock, action, {"job_ids": refs})
-        return [(r["job"], r["outcome"], r["outcome"] == "not_pending") for r in answer]  # type: ignore[union-attr]
+        return [(r["job"], r["outcome"], r["outcome"] == "not_pending") for r in answer]
     from scns.cli.context import notify, open_db
     from scns.service import control as service
 
@@ -73,7 +73,7 @@ def update(ref: str, *, priority: int | None = None, nice: int | None = None,
                 "time_set": time_set,
             },
         )
-        return int(answer["tasks"])  # type: ignore[index]
+        return int(answer["tasks"])
     from scns.cli.context import notify, open_db
     from scns.service import control as service
 
@@ -96,7 +96,7 @@ def signal(refs: list[str], sig: int) -> list[int]:
     if sock:
         from scns.cli.remote import call
 
-        return list(call(sock, "signal", {"job_ids": refs, "signal": sig}))  # type: ignore[arg-type]
+        return list(call(sock, "signal", {"job_ids": refs, "signal": sig}))
     from scns.cli.context import notify, open_db
     from scns.service.control import signal_jobs
 
@@ -114,7 +114,7 @@ def requeue(refs: list[str]) -> list[tuple[str, str]]:
     if sock:
         from scns.cli.remote import call
 
-        return [(r["job"], r["outcome"]) for r in call(sock, "requeue", {"job_ids": refs})]  # type: ignore[union-attr]
+        return [(r["job"], r["outcome"]) for r in call(sock, "requeue", {"job_ids": refs})]
     from scns.cli.context import notify, open_db
     from scns.service.control import requeue as requeue_jobs
 

@@ -170,12 +170,12 @@ def parse_time(text: str, now: float) -> float:
             clock = (int(g or 0) for g in match.groups())
             return _local(today.tm_year, today.tm_mon, today.tm_mday, *clock)
         if match := _US.fullmatch(word):
-            month, day, year, *clock = (int(g) if g else None for g in match.groups())
-            if year is None:
-                year = today.tm_year - 1 if month > today.tm_mon else today.tm_year  # type: ignore[operator]
+            us_month, us_day, us_year, *us_clock = (int(g or 0) for g in match.groups())
+            if match.group(3) is None:  # no year: the last such date, as sacct reads it
+                us_year = today.tm_year - 1 if us_month > today.tm_mon else today.tm_year
             else:
-                year += 2000
-            return _local(year, month, day, *(c or 0 for c in clock))  # type: ignore[arg-type]
+                us_year += 2000
+            return _local(us_year, us_month, us_day, *us_clock)
     except (ValueError, OverflowError):
         pass
     raise InvalidInput(f"Invalid time specification: {text}")
@@ -366,6 +366,7 @@ def parse_options(argv: Sequence[str], options: Sequence[Option]) -> tuple[list,
     by_long = {name: o for o in options for name in o.longs}
     found: list[tuple[str, str | None]] = []
     positional: list[str] = []
+    option: Option | None
     i = 0
     while i < len(argv):
         arg = argv[i]

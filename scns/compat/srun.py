@@ -108,6 +108,7 @@ def parse_command_line(args: list[str]) -> tuple[dict[str, str | None], list[str
     by_long = {name: o for o in _OPTIONS for name in o.longs}
     by_short = {o.short: o for o in _OPTIONS if o.short}
     values: dict[str, str | None] = {}
+    option: fmt.Option | None
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "-":
         arg, i = args[i], i + 1
@@ -379,7 +380,7 @@ def _signal_all(running: dict[int, int], sig: int) -> None:
 
 
 def _reaped() -> list[tuple[int, int]]:
-    found = []
+    found: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)

@@ -83,7 +83,9 @@ class Executor(Signalling, ScriptCopies):
                 return []
             jobs = [job for job, _payload in launchable]
             payloads = {job.id: payload for job, payload in launchable}
-            for array_id in {j.array_job_id for j in jobs} - {None} - self.arrays.keys():
+            for array_id in {j.array_job_id for j in jobs if j.array_job_id is not None} - (
+                self.arrays.keys()
+            ):
                 self.arrays[array_id] = sql.array_stats(tx, array_id)  # fixed at submit
             arrays = self.arrays
         spawned: list[tuple[Job, Spawned]] = []
@@ -390,7 +392,8 @@ class Executor(Signalling, ScriptCopies):
         for job in running.values():
             if job.id in self.tracked:
                 continue
-            deadline = job.start_time + job.time_limit_s if job.time_limit_s else None
+            started = job.start_time or job.submit_time  # RUNNING always has a start time
+            deadline = started + job.time_limit_s if job.time_limit_s else None
             entry = self._track(job.id, job.pid, job.pid_start_ticks, deadline)
             entry.mem_limit_kb = job.mem_mb * 1024
             entry.epoch = job.restarts

@@ -29,6 +29,12 @@ from scns.domain.liveness import is_served
 from scns.log import describe, log
 from scns.settings import Settings
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # started only when their settings ask for them
+    from scns.daemon.server import RequestServer
+    from scns.dispatch.rq_bridge import NodeWorker
+    from scns.dispatch.wakeup import Listener
+
 LOOK_AROUND_EVERY_S = 1.0
 PIDFD_QUIET_S = 0.1  # a job end not recorded after its pidfd fired: pidfds rest this long
 REPORT_BEAT_S = 1.0  # a change in the failing steps reaches the node row this soon at most
@@ -72,10 +78,10 @@ class Daemon:
                                  self.pid_selector, system=settings.system,
                                  containment=settings.containment,
                                  pids_max=settings.max_pids_per_job)  # fmt: skip
-        self.server = None
+        self.server: RequestServer | None = None
         self._signal_r, self._signal_w = socket.socketpair()
-        self.listener = None
-        self.worker = None
+        self.listener: Listener | None = None
+        self.worker: NodeWorker | None = None
         self._messaged: list[int] = []  # job ids named by RQ start messages since last turn
 
     def _sender(self):
@@ -178,12 +184,12 @@ class Daemon:
             return
         from scns.dispatch.wakeup import Listener
 
-        if self.listener is None:
-            self.listener = Listener(self.settings.database_url)
-        if self.listener.conn is None:
-            if not self.listener.connect():  # it logged why
+        listener = self.listener or Listener(self.settings.database_url)
+        self.listener = listener
+        if listener.conn is None:
+            if not listener.connect():  # it logged why
                 raise DatabaseError("cannot LISTEN for wake-ups")
-            self.selector.register(self.listener.fd, selectors.EVENT_READ, "notify")
+            self.selector.register(listener.fd, selectors.EVENT_READ, "notify")
 
     def _serve(self) -> None:
         """System mode: users' requests arrive on the socket, served by their own threads."""
@@ -198,14 +204,14 @@ class Daemon:
         def open_db():
             db = open_database(settings.database_url, pool={**settings.pool, "pool_size": 2})
             if db.dialect == "sqlite":
-                db._synchronous = "FULL"  # type: ignore[attr-defined] # a submit is durable
+                db._synchronous = "FULL"  # a submit is durable
             return db
 
         site = Site(settings.access, settings.limits, settings.heartbeat_timeout_s)
         run_dir = settings.run_dir
-        self.server = RequestServer(settings.socket, open_db, site,
-                                    lambda: wake.notify(run_dir))  # fmt: skip
-        self.server.start()
+        server = RequestServer(settings.socket, open_db, site, lambda: wake.notify(run_dir))
+        self.server = server
+        server.start()
 
     def _start_worker(self) -> None:
         if not self.settings.redis_url:
@@ -214,8 +220,9 @@ class Daemon:
         from scns.dispatch.rq_bridge import NodeWorker
 
         set_wake_hook(self.node, self.on_start_message)
-        self.worker = NodeWorker(self.settings.redis_url, self.node)
-        self.worker.start()
+        worker = NodeWorker(self.settings.redis_url, self.node)
+        self.worker = worker
+        worker.start()
 
     # ---- one turn of the loop ------------------------------------------------------------
 
@@ -276,7 +283,7 @@ class Daemon:
                 return
         elif key.data == "pidfd":
             self.pid_woke = True
-        elif key.data == "notify":
+        elif key.data == "notify" and self.listener is not None:
             try:
                 payloads = self.listener.drain()
             except Exception as exc:

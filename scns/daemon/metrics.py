@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from scns.domain.state_names import ALLOCATED_NAMES
 
@@ -74,7 +75,7 @@ class Metrics:
         self.step_errors = Counter("scns_step_errors", "Failures of the daemon's steps, by step.",
                                    ["step"], registry=self.registry)  # fmt: skip
         self.registry.register(_ClusterCollector(database_url, heartbeat_timeout_s, is_leader))
-        self.server = None
+        self.server: Any = None  # prometheus_client's WSGI server, once serving
 
     def serve(self, port: int, address: str) -> None:
         """Start the endpoint in a daemon thread; a port that cannot be had is one line."""

@@ -11,6 +11,7 @@ import time
 
 from scns.daemon.tracked import Tracked
 from scns.db import statements as sql
+from scns.db.engine import Database
 from scns.db.statements.lifecycle import time_limits_on_node
 from scns.exec import process
 from scns.log import log
@@ -25,6 +26,7 @@ class Signalling:
     mem_check_due: float
     kill_wait_s: float
     node: str
+    db: Database
 
     def enforce(self, now: float) -> None:
         """Time limits (SIGTERM, then SIGKILL after the grace period) and kill escalation."""

@@ -119,12 +119,3 @@ def _origin(exc: BaseException) -> str | None:
 
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
-
-
-def _origin(exc: BaseException) -> str | None:
-    """Where an error was raised (file:line of the innermost frame), for the first line."""
-    import os
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else None

@@ -20,10 +20,11 @@ except ImportError:  # pragma: no cover - an interpreter without the split
 from scns.db.errors import DatabaseError, StatementError, database_error, first_line
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+if TYPE_CHECKING:  # annotations only: collections.abc and typing are not needed at run time
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from typing import Any, TypeAlias
 
-Params = "Mapping[str, object] | None"
+    Params: TypeAlias = Mapping[str, object] | None
 
 
 __all__ = ["Database", "DatabaseError", "StatementError", "Tx", "in_clause", "open_database",
@@ -98,7 +99,8 @@ _TEXT_CACHE: dict[str, object] = {}
 class _SqlAlchemyTx(Tx):
     dialect = "postgresql"
 
-    def __init__(self, conn: object, text: object, dialect: str = "postgresql") -> None:
+    def __init__(self, conn: Any, text: Callable[[str], object],
+                 dialect: str = "postgresql") -> None:  # fmt: skip
         self._conn = conn
         self._text = text
         self.dialect = dialect
@@ -299,8 +301,8 @@ class SqlAlchemyDatabase(Database):
             options.update(pool or {})
         self.engine = create_engine(url, **options)
         self.dialect = self.engine.dialect.name
-        self._held = None  # a pool connection kept across sessions, for HOLD_S at most
-        self._auto = None  # its autocommit twin, for autocommit()
+        self._held: Any = None  # a pool connection kept across sessions, for HOLD_S at most
+        self._auto: Any = None  # its autocommit twin, for autocommit()
         self._held_since = 0.0
         self._in_session = False
 
@@ -377,7 +379,7 @@ class SqlAlchemyDatabase(Database):
 class _PsycopgTx(Tx):
     dialect = "postgresql"
 
-    def __init__(self, conn: object) -> None:
+    def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     def rows(self, sql: str, params: Params = None) -> list[tuple]:
@@ -462,9 +464,9 @@ class PsycopgDatabase(Database):
     def __init__(self, url: str) -> None:
         self.url = url
         self.dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        self._conn: object = None
+        self._conn: Any = None
 
-    def _connection(self) -> object:
+    def _connection(self) -> Any:
         import psycopg
 
         if self._conn is None or self._conn.closed:

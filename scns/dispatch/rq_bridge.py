@@ -86,6 +86,8 @@ class _StartMessage(Job):
         except RedisError:
             raise
         except Exception as exc:
+            if connection is None:  # the worker always passes its own
+                raise
             key = cls.key_for(parse_job_id(str(id)))
             if isinstance(exc, NoSuchJobError) and not connection.exists(key):
                 raise  # already gone: RQ skips it
@@ -159,7 +161,8 @@ class _ThreadWorker(SimpleWorker):
         except RedisError:
             raise
         except Exception as exc:
-            self.last_cleaned_at = now()  # try again next interval, not on every dequeue
+            # try again next interval, not on every dequeue (RQ's own annotation says None)
+            self.last_cleaned_at = now()  # type: ignore[assignment]
             log("rq_maintenance_failed", node=self.node, error=repr(exc))
 
     def heartbeat(self, timeout=None, pipeline=None) -> None:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from scns.domain.exit_status import ExitStatus, StartFailure  # re-exported: the wrapper's records
 
@@ -127,15 +128,21 @@ class Spawned:
     def go(self) -> None:
         """Let the wrapper run the job."""
         try:
-            self.popen.stdin.write(b"go\n")
-            self.popen.stdin.close()
+            self._pipe().write(b"go\n")
+            self._pipe().close()
         except BrokenPipeError:
             pass
 
     def abort(self) -> None:
         """Close the pipe without "go": the wrapper exits and the job never runs."""
         with contextlib.suppress(BrokenPipeError):
-            self.popen.stdin.close()
+            self._pipe().close()
+
+    def _pipe(self) -> IO[bytes]:
+        pipe = self.popen.stdin
+        if pipe is None:  # spawn always opens it (stdin=PIPE)
+            raise LaunchError("the job's wrapper has no start pipe")
+        return pipe
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,8 @@ def spawn(spec: LaunchSpec) -> Spawned:
         if spec.cpu_ids:
             os.sched_setaffinity(popen.pid, spec.cpu_ids)
     except OSError as exc:
-        popen.stdin.close()
+        if popen.stdin is not None:
+            popen.stdin.close()
         raise LaunchError(f"cannot pin the job to cpus {list(spec.cpu_ids)}: {exc}") from None
     return Spawned(popen.pid, process_start_ticks(popen.pid), popen)
 

@@ -131,7 +131,7 @@ def _purge(db: Database, cutoff: float, logs: bool, report: CleanupReport, dry: 
     report.purged = [v[0] for v in victims]
     if not logs:
         return
-    owners = {}
+    owners: dict[str, tuple[int, int]] = {}
     for _id, out, err, uid, gid in victims:
         for path in (out, err):
             if path:

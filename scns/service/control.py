@@ -115,7 +115,8 @@ def update(db: Database, text: str, change: JobUpdate, *,
     if finished:
         raise _not_pending(finished[0])
     with db.write() as tx:
-        matched = sum(sql.update_pending(tx, chunk, fields) for chunk in _chunks(pending))
+        columns: dict[str, object] = dict(fields)
+        matched = sum(sql.update_pending(tx, chunk, columns) for chunk in _chunks(pending))
         matched += sum(update_running_time(tx, chunk, change.time_limit_s)
                        for chunk in _chunks([j.id for j in running]))  # fmt: skip
         if matched != len(jobs):

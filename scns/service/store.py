@@ -107,8 +107,8 @@ def store(db: Database, request: JobRequest, ctx: SubmitContext, who: Submitter,
         if array_id is not None:  # its tasks share the first task's script and environment
             first.update(array_job_id=array_id, array_task_id=placed[0][3])
         sql.insert_jobs(tx, [first])
-        if len(placed) > 1:
-            sql.insert_array_tasks(tx, shared, array_id, placed[1:])
+        if array_id is not None and len(placed) > 1:  # an array's tasks: each has its index
+            sql.insert_array_tasks(tx, shared, array_id, placed[1:])  # type: ignore[arg-type]
         sql.notify(tx)
     warnings = tuple(
         f"option --{name} is not implemented by scns and was ignored"

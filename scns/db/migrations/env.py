@@ -10,6 +10,8 @@ config = context.config
 
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # scns.db.migrate always sets it
+        raise RuntimeError("no sqlalchemy.url in the Alembic config")
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         # SQLite cannot ALTER most things in place: batch mode rebuilds tables instead.

@@ -11,6 +11,10 @@ from __future__ import annotations
 from scns.db.engine import Tx
 from scns.db.statements.common import ALLOCATED
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # a node row's values are the columns' own types
+    from typing import Any
+
 NODE_COLUMNS = ("name", "hostname", "cpu_ids", "mem_mb", "state", "reason", "pid",
                 "started_time", "heartbeat_time", "version", "containment")  # fmt: skip
 
@@ -118,12 +122,12 @@ def delete_node(tx: Tx, name: str) -> bool:
     )
 
 
-def list_nodes(tx: Tx) -> list[dict[str, object]]:
+def list_nodes(tx: Tx) -> list[dict[str, Any]]:
     rows = tx.rows(f"SELECT {', '.join(NODE_COLUMNS)} FROM nodes ORDER BY name")
     return [dict(zip(NODE_COLUMNS, r, strict=True)) for r in rows]
 
 
-def get_node(tx: Tx, name: str) -> dict[str, object] | None:
+def get_node(tx: Tx, name: str) -> dict[str, Any] | None:
     row = tx.one(f"SELECT {', '.join(NODE_COLUMNS)} FROM nodes WHERE name = :name",
                  {"name": name})  # fmt: skip
     return dict(zip(NODE_COLUMNS, row, strict=True)) if row else None
@@ -153,7 +157,7 @@ def take_lease(tx: Tx, name: str, holder: str, now: float, ttl_s: float) -> bool
         {"name": name, "holder": holder, "exp": now + ttl_s, "now": now},
     )
     row = tx.one("SELECT holder FROM leases WHERE name = :name", {"name": name})
-    return bool(row) and row[0] == holder
+    return row is not None and row[0] == holder
 
 
 def lease_holder(tx: Tx, name: str) -> str | None:
