@@ -12,8 +12,9 @@ from __future__ import annotations
 import ctypes
 from contextlib import contextmanager, suppress
 
-from scns.db.engine import Database, DatabaseError, Tx, rewrite_placeholders
-from scns.db.errors import StatementError, database_error
+from scns.db.errors import DatabaseError, StatementError, database_error
+from scns.db.postgres import rewrite_placeholders
+from scns.db.transactions import Database, Tx
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 
-from scns.db.engine import Database, DatabaseError, SqliteDatabase
-from scns.db.errors import StatementError
+from scns.db.errors import DatabaseError, StatementError
+from scns.db.sqlite import SqliteDatabase
+from scns.db.transactions import Database
 from scns.errors import ScnsError
 
 HEAD_REVISION = "0004"

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from scns.db.engine import Database, PsycopgDatabase, open_database
+from scns.db.engine import Database, open_database
 from scns.db.migrate import ensure_schema
+from scns.db.postgres import PsycopgDatabase
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "postgresql-cli", "postgresql-psycopg"])

@@ -1,0 +1,170 @@
+"""Embedded SQLite through the standard library: WAL, a busy timeout, BEGIN IMMEDIATE for
+writes; every error of the driver leaves as a DatabaseError."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager, suppress
+
+try:  # the C module alone: the sqlite3 package adds datetime adapters scns never uses (~2 ms)
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover - an interpreter without the split
+    import sqlite3  # type: ignore[no-redef]
+
+from scns.db.errors import DatabaseError, database_error
+from scns.db.transactions import Database, Tx
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from scns.db.transactions import Params
+
+# What a driver raises, besides its own errors, for a value it cannot bind: both become a
+# DatabaseError at this module's edge (scns.db.errors says which message).
+_SQLITE_FAILURES = (sqlite3.Error, OverflowError, UnicodeError)
+
+
+class _SqliteTx(Tx):
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def rows(self, sql: str, params: Params = None) -> list[tuple]:
+        try:
+            return self._conn.execute(sql, params or {}).fetchall()
+        except _SQLITE_FAILURES as exc:
+            raise database_error(exc) from exc
+
+    def run(self, sql: str, params: Params = None) -> int:
+        try:
+            return self._conn.execute(sql, params or {}).rowcount
+        except _SQLITE_FAILURES as exc:
+            raise database_error(exc) from exc
+
+    def many(self, sql: str, params: Sequence[Mapping[str, object]]) -> None:
+        try:
+            self._conn.executemany(sql, params)
+        except _SQLITE_FAILURES as exc:
+            raise database_error(exc) from exc
+
+
+class SqliteDatabase(Database):
+    """Embedded SQLite: WAL, a busy timeout, and BEGIN IMMEDIATE for every write."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000, synchronous: str = "NORMAL"):
+        self.url = url
+        self.path = sqlite_path(url)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def connection(self) -> sqlite3.Connection:
+        # A forked child must never reuse its parent's connection.
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = self._open()
+            self._pid = os.getpid()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        directory = os.path.dirname(self.path) or "."
+        if not os.path.isdir(directory):
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create {directory}: {exc.strerror}") from None
+        if not os.access(directory, os.W_OK) or (
+            os.path.exists(self.path) and not os.access(self.path, os.W_OK)
+        ):
+            raise DatabaseError(f"database {self.path} is not writable")
+        if not os.path.exists(self.path):  # 0600: it holds users' environments
+            with suppress(OSError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise DatabaseError(f"database {self.path} cannot use WAL mode ({mode})")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open database {self.path}: {exc}") from None
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        conn = self.connection()
+        _begin_immediate(conn)
+        try:
+            yield _SqliteTx(conn)
+        except BaseException:
+            _rollback(conn)
+            raise
+        _commit(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise database_error(exc) from exc
+        try:
+            yield _SqliteTx(conn)
+        except BaseException:
+            _rollback(conn)
+            raise
+        _commit(conn)
+
+    def close(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    """COMMIT, where a full disk or a lost file shows (then rolled back, and one line)."""
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        raise database_error(exc) from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """ROLLBACK if a transaction is still open: SQLite may have rolled back already (a full
+    disk does), and a failing rollback must not hide the error that caused it."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock up front; sqlite's busy handler covers most waits, this the rest."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise database_error(exc) from exc
+            if time.monotonic() > deadline:
+                raise DatabaseError(f"database is busy: {exc}") from None
+            time.sleep(0.005)
+
+
+def sqlite_path(url: str) -> str:
+    """The file behind a ``sqlite:///path`` URL (relative paths are kept relative)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise DatabaseError(f"not a sqlite URL: {url}")
+    return url[len(prefix) :]
