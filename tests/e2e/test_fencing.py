@@ -50,3 +50,44 @@ def test_a_node_frozen_mid_launch_does_not_start_a_moved_job(pg_scns: Scns) -> N
     assert (final["state"], final["node"], final["exit_code"]) == ("COMPLETED", "n2", 0)
     with open(ran) as handle:
         assert handle.read().split() == ["n2"]  # ran once, where the database says
+
+
+def test_real_sigstops_never_run_a_job_twice_or_on_a_node_the_database_does_not_name(
+    pg_scns: Scns,
+) -> None:
+    """Two nodes; n1 is frozen with real SIGSTOPs (longer than the heartbeat timeout) while
+    jobs flow. Whatever n1 was doing when it froze, every job that completes ran exactly
+    once, on the node its row names."""
+    scns = pg_scns
+    scns.env.update(CLUSTER_ENV)
+    n1 = scns.start_daemon("--cpus", "1", "--node", "n1")
+    scns.start_daemon("--cpus", "1", "--node", "n2")
+    ran = os.path.join(scns.workdir, "ran")
+    os.makedirs(ran)
+    jobs = [scns.submit("-o", "/dev/null", "--requeue", "--wrap",
+                        f'echo "$SLURMD_NODENAME" >> {ran}/$SLURM_JOB_ID; sleep 0.3')
+            for _ in range(12)]  # fmt: skip
+    for _round in range(2):
+        os.kill(n1.pid, signal.SIGSTOP)
+        wait_until(lambda: _stopped(n1.pid), 10, 0.01, "n1 to stop")
+        wait_until(lambda: any(n == "n1" and s == "DOWN" for n, s in scns.sql(
+            "SELECT name, state FROM nodes")), 30, 0.1, "n1 to be declared down")  # fmt: skip
+        os.kill(n1.pid, signal.SIGCONT)
+        wait_until(lambda: any(n == "n1" and s == "UP" for n, s in scns.sql(
+            "SELECT name, state FROM nodes")), 30, 0.1, "n1 to come back")  # fmt: skip
+
+    def finished() -> bool:
+        states = {s for (s,) in scns.sql("SELECT state FROM jobs")}
+        return not states & {"PENDING", "CONFIGURING", "RUNNING"}
+
+    wait_until(finished, 120, 0.2, "every job to end")
+    for job in jobs:
+        state, node = scns.sql("SELECT state, node FROM jobs WHERE id = ?", (job,))[0]
+        if state != "COMPLETED":
+            continue
+        with open(os.path.join(ran, str(job))) as handle:
+            lines = handle.read().split()
+        assert lines[-1] == node, (job, lines, node)  # its last run is where the row says
+        starts = scns.sql("SELECT COUNT(*) FROM events WHERE job_id = ? AND kind = 'started'",
+                          (job,))[0][0]  # fmt: skip
+        assert len(lines) <= starts, (job, lines, starts)  # no run the database did not record
