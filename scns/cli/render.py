@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sys
@@ -12,17 +11,10 @@ from typing import Any, TypeVar
 
 from scns.domain.job import JOB_COLUMNS, Job
 from scns.domain.states import JobState
+from scns.domain.timefmt import iso
 from scns.domain.timespec import format_duration
 
 T = TypeVar("T")
-
-
-def iso(ts: float | None) -> str | None:
-    """ISO 8601 with the local time zone, as users read their own clock, of the whole second
-    (as statements.jobs._iso_sql, which SQLite runs for ``queue --json``)."""
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(int(ts), dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 def job_dict(job: Job, now: float) -> dict[str, Any]:

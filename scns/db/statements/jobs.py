@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from scns.db.engine import Tx, in_clause
+from scns.db.statements.common import ALLOCATED as _ALLOCATED
 from scns.db.statements.common import COLS as _COLS
 from scns.db.statements.common import LIVE as _LIVE
 from scns.db.statements.common import job_from_row as _job
@@ -310,7 +311,7 @@ def request_cancel(tx: Tx, job_ids: Sequence[int]) -> list[tuple[int, str | None
         (r[0], r[1])
         for r in tx.rows(
             f"UPDATE jobs SET cancel_requested = 1 WHERE id IN ({marks})"
-            " AND state IN ('CONFIGURING', 'RUNNING') RETURNING id, node",
+            f" AND state IN {_ALLOCATED} RETURNING id, node",
             params,
         )
     ]
@@ -384,8 +385,7 @@ def update_running_time(tx: Tx, job_ids: Sequence[int], time_limit_s: int | None
     marks, params = in_clause("i", job_ids, tx.dialect)
     params["limit"] = time_limit_s
     return tx.run(
-        f"UPDATE jobs SET time_limit_s = :limit WHERE id IN ({marks})"
-        " AND state IN ('CONFIGURING', 'RUNNING')",
+        f"UPDATE jobs SET time_limit_s = :limit WHERE id IN ({marks}) AND state IN {_ALLOCATED}",
         params,
     )
 
