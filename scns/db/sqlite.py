@@ -90,7 +90,7 @@ class SqliteDatabase(Database):
                 self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _wal_mode(conn, self._busy_timeout_ms / 1000)
             if mode.lower() != "wal":
                 raise DatabaseError(f"database {self.path} cannot use WAL mode ({mode})")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
@@ -168,3 +168,17 @@ def sqlite_path(url: str) -> str:
     if not url.startswith(prefix):
         raise DatabaseError(f"not a sqlite URL: {url}")
     return url[len(prefix) :]
+
+
+def _wal_mode(conn, timeout_s: float) -> str:
+    """Switch a connection to WAL. Several first commands on a new database race for the
+    switch, and SQLite answers the losers "database is locked" at once, without its busy
+    handler: retry for as long as the busy timeout allows."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)

@@ -113,8 +113,12 @@ class System:
                                    check=True).stdout)  # fmt: skip
 
     def wait_state(self, user: User, job_id: int, *states: str, timeout: float = 30) -> dict:
+        ended = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
+
         def reached():
             info = self.query(user, job_id)
+            if info["state"] not in states and info["state"] in ended:
+                raise AssertionError(f"job {job_id} ended {info['state']}: {info['reason']}")
             return info if info["state"] in states else None
 
         return wait_until(reached, timeout, 0.05, f"job {job_id} to reach {states}")

@@ -76,3 +76,14 @@ def test_a_malformed_command_line_exits_2_and_a_bad_value_1(scns: Scns) -> None:
         proc = scns.run("submit", *args, check=False)
         assert proc.returncode == code, (args, proc.stderr)
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("scns submit: error:")
+
+
+def test_first_commands_racing_on_a_new_home_all_succeed(scns: Scns) -> None:
+    """Several first commands at once race to switch the new database to WAL."""
+    home = os.path.join(scns.home, "racing")
+    procs = [subprocess.Popen([sys.executable, "-m", "scns", "submit", "-H", "--wrap", "true"],
+                              cwd=scns.workdir, env={**scns.env, "SCNS_HOME": home},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(8)]  # fmt: skip
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert all(code == 0 for code, _err in results), results
