@@ -309,11 +309,12 @@ def test_root_cleanup_deletes_only_the_jobs_own_files(system: System, people) ->
     keep = os.path.join(tempfile.mkdtemp(prefix="scns-keep-", dir="/tmp"), "roots-file")
     with open(keep, "w") as handle:
         handle.write("root's\n")
-    plain = system.submit(alice, "-o", "plain.out", "--wrap", "echo x")
-    swapped = system.submit(alice, "-o", "swapped.out", "--wrap", "echo y")
+    tag = os.path.basename(system.home)  # alice's home is shared by both backends' runs
+    plain = system.submit(alice, "-o", f"plain-{tag}.out", "--wrap", "echo x")
+    swapped = system.submit(alice, "-o", f"swapped-{tag}.out", "--wrap", "echo y")
     for job in (plain, swapped):
         system.wait_state(alice, job, "COMPLETED")
-    swapped_path = os.path.join(alice.home, "swapped.out")
+    swapped_path = os.path.join(alice.home, f"swapped-{tag}.out")
     alice.run(["sh", "-c", f"rm {swapped_path} && ln -s {keep} {swapped_path}"],
               env=system.user_env(alice))  # fmt: skip
     assert os.path.islink(swapped_path)
@@ -324,7 +325,7 @@ def test_root_cleanup_deletes_only_the_jobs_own_files(system: System, people) ->
         return not system.sql("SELECT id FROM jobs WHERE id IN (?, ?)", (plain, swapped))
 
     wait_until(purged, 30, 0.5, "the finished jobs to be purged")
-    assert not os.path.exists(os.path.join(alice.home, "plain.out"))
+    assert not os.path.exists(os.path.join(alice.home, f"plain-{tag}.out"))
     assert os.path.islink(swapped_path) and _read(keep) == "root's\n"
     shutil.rmtree(os.path.dirname(keep))
 
@@ -335,9 +336,10 @@ def test_query_of_dev_zero_and_fifo_outputs_returns_promptly(system: System, peo
     assert system.wait_state(alice, zero, "COMPLETED", "FAILED")["state"] == "COMPLETED"
     proc = system.cli(alice, "query", str(zero))
     assert proc.returncode == 0 and "JobState=COMPLETED" in proc.stdout
-    job = system.submit(alice, "-o", "pipe.out", "--wrap", "echo hi")
+    name = f"pipe-{os.path.basename(system.home)}.out"  # a FIFO stays in the shared home
+    job = system.submit(alice, "-o", name, "--wrap", "echo hi")
     system.wait_state(alice, job, "COMPLETED")
-    path = os.path.join(alice.home, "pipe.out")
+    path = os.path.join(alice.home, name)
     alice.run(["sh", "-c", f"rm {path} && mkfifo {path}"], env=system.user_env(alice))
     assert stat.S_ISFIFO(os.lstat(path).st_mode)
     proc = system.cli(alice, "query", str(job))  # a blocking open would hang past the timeout
