@@ -118,8 +118,8 @@ def test_signal_before_the_time_limit(slurm: Scns) -> None:
     info = slurm.wait_state(job, "COMPLETED", "TIMEOUT", "FAILED", timeout=30)
     assert info["state"] == "COMPLETED" and _read(flag) == "shell\n"
     step = os.path.join(slurm.workdir, "step-warned")
-    child = (f"import signal, time\nsignal.signal(signal.SIGUSR1, lambda *a: (open({step!r},"
-             "'w').write('step'), exit(0)))\ntime.sleep(100)\n")  # fmt: skip
+    child = (f"import signal\nsignal.signal(signal.SIGUSR1, lambda *a: (open({step!r},"
+             "'w').write('step'), exit(0)))\nwhile True:\n    signal.pause()\n")  # fmt: skip
     path = _write(slurm, "child.py", child)
     job = job_id(sbatch(slurm, "-t", "0:03", "--signal=USR1@2", "--wrap", f"python3 {path}"))
     slurm.wait_state(job, "COMPLETED", "TIMEOUT", "FAILED", timeout=30)
