@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from scns.domain.job import Job
 from scns.domain.states import SHORT, JobState
+from scns.domain.timespec import format_duration
 from scns.errors import InvalidInput
 
 DEFAULT_PARTITION = "scns"
@@ -84,14 +85,15 @@ def squeue_duration(seconds: int) -> str:
     """squeue's _print_secs (TIME, TIME_LIMIT): ``M:SS``, ``H:MM:SS`` or ``D-HH:MM:SS``."""
     if seconds < 0 or seconds > YEAR_S:
         return "INVALID"
+    return format_duration(seconds)
+
+
+def _parts(seconds: int) -> tuple[int, int, int, int]:
+    """(days, hours, minutes, seconds) of a whole number of seconds."""
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}-{hours:02d}:{minutes:02d}:{secs:02d}"
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
+    return days, hours, minutes, secs
 
 
 def clock_duration(seconds: int | None) -> str:
@@ -101,9 +103,7 @@ def clock_duration(seconds: int | None) -> str:
         return "UNLIMITED"
     if seconds < 0:
         return "INVALID"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
+    days, hours, minutes, secs = _parts(seconds)
     clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
     return f"{days}-{clock}" if days else clock
 
@@ -113,9 +113,7 @@ def cpu_duration(seconds: float | None) -> str:
     hour, ``MM:SS.mmm``; otherwise ``00:MM:SS``, ``HH:MM:SS`` or ``D-HH:MM:SS``."""
     micros = round((seconds or 0.0) * 1_000_000)
     whole, millis = micros // 1_000_000, (micros % 1_000_000) // 1000
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
+    days, hours, minutes, secs = _parts(whole)
     if days:
         return f"{days}-{hours:02d}:{minutes:02d}:{secs:02d}"
     if hours:
