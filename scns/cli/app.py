@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from scns.cli.filter_options import LIST as _LIST
+from scns.cli.filter_options import Me, Names, Users
 from scns.errors import ScnsError
 
 app = typer.Typer(
@@ -175,9 +177,6 @@ def query(
     raise typer.Exit(show_query(job_id, as_json))
 
 
-_LIST = "repeat or comma-separate"
-
-
 @app.command(context_settings={"help_option_names": ["--help"]})  # -h is --noheader, as squeue
 def queue(
     all_jobs: Annotated[bool, typer.Option("--all", "-a", help="Include finished jobs.")] = False,
@@ -190,15 +189,9 @@ def queue(
             help=f"Only jobs in these states: names, codes (PD, R, CD) or all ({_LIST}).",
         ),
     ] = None,
-    me: Annotated[bool, typer.Option("--me", help="Only your jobs.")] = False,
-    user: Annotated[
-        list[str] | None,
-        typer.Option("--user", "-u", metavar="USER", help=f"Only these users' jobs ({_LIST})."),
-    ] = None,
-    name: Annotated[
-        list[str] | None,
-        typer.Option("--name", "-n", metavar="NAME", help=f"Only jobs with these names ({_LIST})."),
-    ] = None,
+    me: Me = False,
+    user: Users = None,
+    name: Names = None,
     jobs: Annotated[
         list[str] | None,
         typer.Option(

@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
+from scns.cli.filter_options import LIST as _LIST
+from scns.cli.filter_options import Me, Names, Users
 from scns.errors import InvalidInput, ScnsError
 
 DEFAULT_FIELDS = "JobID,JobName%24,User,State,ExitCode,Elapsed,End,NodeList"
-_LIST = "repeat or comma-separate"
 
 
 def register(app: typer.Typer) -> None:
@@ -49,15 +50,9 @@ def history(
             help=f"Only these final states: CD, F, CA, TO, NF, OOM or names ({_LIST}).",
         ),
     ] = None,
-    me: Annotated[bool, typer.Option("--me", help="Only your jobs.")] = False,
-    user: Annotated[
-        list[str] | None,
-        typer.Option("--user", "-u", metavar="USER", help=f"Only these users' jobs ({_LIST})."),
-    ] = None,
-    name: Annotated[
-        list[str] | None,
-        typer.Option("--name", "-n", metavar="NAME", help=f"Only jobs with these names ({_LIST})."),
-    ] = None,
+    me: Me = False,
+    user: Users = None,
+    name: Names = None,
     format_: Annotated[
         str | None,
         typer.Option(
