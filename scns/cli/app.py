@@ -143,7 +143,7 @@ def _untyped(cls: type) -> type:
     return _UNTYPED[cls]
 
 
-def _fail(exc: BaseException, command: str) -> typer.Exit:
+def _fail(exc: BaseException | str, command: str) -> typer.Exit:
     sys.stderr.write(f"scns {command}: error: {exc}\n")
     return typer.Exit(1)
 

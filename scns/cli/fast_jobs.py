@@ -231,7 +231,7 @@ def sort_rows(rows: list, spec: str, now: float) -> list:
         order.append((letter, i > 0 and spec[i - 1] == "-"))
     for letter, descending in reversed(order):  # stable sorts, least significant first
         key = keys[letter]
-        rows = sorted(rows, key=lambda row, key=key: key(row.job), reverse=descending)
+        rows = sorted(rows, key=lambda row: key(row.job), reverse=descending)  # sorted calls it now
     return rows
 
 

@@ -288,6 +288,7 @@ class CancelResult:
         if self.outcome == "sent":
             import signal
 
+            assert self.signal is not None  # a "sent" result always carries the signal it sent
             return f"job {self.job} sent {signal.Signals(self.signal).name}{tasks}"
         return {
             "cancelled": f"job {self.job} cancelled{tasks}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 from collections.abc import Callable, Mapping
+from typing import Literal, overload
 
 from scns.db.engine import Database
 from scns.domain.job import JOB_COLUMNS, Job
@@ -62,6 +63,10 @@ class _Args:
     def __init__(self, raw: Mapping) -> None:
         self.raw = raw
 
+    @overload
+    def text(self, name: str, *, optional: Literal[False] = False, max_len: int = ...) -> str: ...
+    @overload
+    def text(self, name: str, *, optional: bool, max_len: int = ...) -> str | None: ...
     def text(self, name: str, *, optional: bool = False, max_len: int = 1 << 16) -> str | None:
         value = self.raw.get(name)
         if value is None and optional:
@@ -188,7 +193,7 @@ def _queue(db: Database, caller: Caller, site: Site, args: _Args, now: float):
 
 def _seconds(args: _Args, name: str) -> float:
     value = args.raw.get(name)
-    if type(value) not in (int, float):
+    if type(value) is not int and type(value) is not float:  # exactly these: not bool
         raise InvalidInput(f"malformed request: {name} must be a number")
     return float(value)
 

@@ -25,6 +25,7 @@ def reserve_job_ids(tx: Tx, count: int) -> list[int]:
         "SELECT MAX(n) FROM (SELECT seq AS n FROM sqlite_sequence WHERE name = 'jobs'"
         " UNION ALL SELECT MAX(id) FROM jobs)"
     )
+    assert row is not None  # an aggregate without GROUP BY returns one row
     first = (row[0] or 0) + 1
     return list(range(first, first + count))
 
@@ -113,6 +114,7 @@ def jobs_to_launch(
 ) -> list[tuple[Job, tuple[str, str, str]]]:
     """Jobs with their (script, argv json, environment json), in one query: these ids, or
     (``node``) every job allocated to that node and not started yet."""
+    params: dict[str, object]
     if node is not None:
         where, params = "j.node = :node AND j.state = 'CONFIGURING'", {"node": node}
     else:
@@ -289,6 +291,7 @@ def array_stats(tx: Tx, array_job_id: int) -> dict[str, int]:
         "SELECT COUNT(*), MIN(array_task_id), MAX(array_task_id) FROM jobs WHERE array_job_id = :a",
         {"a": array_job_id},
     )
+    assert row is not None  # an aggregate without GROUP BY returns one row
     return {"count": row[0], "min": row[1], "max": row[2]}
 
 
@@ -577,7 +580,7 @@ def json_listing_rows(tx: Tx, sel: Selection, first: int, last: int, now: float)
     return rows
 
 
-def _last(row: tuple) -> object:
+def _last(row: tuple) -> int:
     return row[-1]
 
 
