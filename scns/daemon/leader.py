@@ -63,6 +63,7 @@ class Leader:
         self.repair_due = 0.0
         self.full_pass_due = 0.0
         self.reasons_stale = False
+        self.room_left = False  # the last pass may not have started all it could
         # the nodes table, re-read at most every NODES_TTL_S (and after marking nodes down)
         self._node_rows: list[dict] | None = None
         self._nodes_read_at = 0.0
@@ -132,6 +133,7 @@ class Leader:
                           node_rows=self._node_rows)  # fmt: skip
         # jobs left waiting need a full pass soon, to record why they wait
         self.reasons_stale = result.examined > len(result.started) and not full
+        self.room_left = result.room_left
         by_node: dict[str, list[int]] = defaultdict(list)
         for start in result.started:
             by_node[start.node].append(start.job_id)

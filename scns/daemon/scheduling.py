@@ -35,6 +35,9 @@ class PassResult:
     examined: int
     cancelled: tuple[int, ...]
     duration_s: float
+    # another pass at once may start more: CPUs are still free and the window was full,
+    # or an allocation lost its race (the queue changed under the pass)
+    room_left: bool = False
 
 
 def run_pass(
@@ -94,7 +97,9 @@ def run_pass(
     if writes:  # one guarded statement stands alone; several share one commit
         with db.autocommit() if writes == 1 else db.write() as tx:
             won = _apply(tx, rows, decision.starts, kill, changes, now, local_node)
-    return PassResult(tuple(won), len(rows), tuple(kill), time.perf_counter() - began)
+    used = sum(len(s.cpu_ids) for s in won)
+    room_left = (free - used > 0 and len(rows) >= window) or len(won) < len(decision.starts)
+    return PassResult(tuple(won), len(rows), tuple(kill), time.perf_counter() - began, room_left)
 
 
 def _reason_changes(rows, decision) -> list[tuple[int, str | None, float | None]]:
