@@ -103,7 +103,7 @@ def run_pass(
 
 
 def _reason_changes(rows, decision) -> list[tuple[int, str | None, float | None]]:
-    known = {r[0]: (r[13], r[14]) for r in rows}
+    known = {r.id: (r.reason, r.expected_start_time) for r in rows}
     changes = []
     for job_id, reason in decision.reasons.items():
         expected = decision.expected_start.get(job_id)
@@ -114,7 +114,7 @@ def _reason_changes(rows, decision) -> list[tuple[int, str | None, float | None]
 
 def _apply(tx, rows, starts, kill, changes, now: float, local_node) -> list[Start]:
     """Guarded allocations, dependency cancels, reasons, and wake-ups for the other nodes."""
-    mem = {r[0]: r[2] for r in rows}
+    mem = {r.id: r.mem_mb for r in rows}
     won: list[Start] = []
     for start in starts:
         wake = None if start.node == local_node else f"node:{start.node}"

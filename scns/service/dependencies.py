@@ -5,23 +5,24 @@ from __future__ import annotations
 
 from scns.db import statements as sql
 from scns.db.engine import Tx
+from scns.db.rows import PendingRow
 from scns.domain.dependency import NEVER, SATISFIED, JobRef, evaluate, parse_dependency
 from scns.domain.state_names import LIVE_NAMES
 
 
-def blocked_reasons(tx: Tx, rows: list[tuple], now: float) -> tuple[dict[int, str], list[int]]:
+def blocked_reasons(tx: Tx, rows: list[PendingRow], now: float) -> tuple[dict[int, str], list[int]]:
     """({job id: Slurm reason}, ids to cancel because of --kill-on-invalid-dep=yes)."""
     blocked: dict[int, str] = {}
     kill: list[int] = []
-    deps = {r[0]: parse_dependency(r[7]) for r in rows if r[7]}
+    deps = {r.id: parse_dependency(r.dependency) for r in rows if r.dependency}
     states = _ref_states(tx, {ref for d in deps.values() for ref in d.job_refs()})
     singles = _singleton_busy(tx, rows, deps)
     for row in rows:
-        job_id, begin = row[0], row[6]
+        job_id, begin = row.id, row.begin_time
         if job_id in deps:
             verdict = evaluate(deps[job_id], states, singleton_clear=job_id not in singles)
             if verdict == NEVER:
-                if row[12]:
+                if row.kill_on_invalid_dep:
                     kill.append(job_id)
                 blocked[job_id] = "DependencyNeverSatisfied"
                 continue
@@ -65,8 +66,8 @@ def _aggregate(tasks: list[tuple[str, int | None]]) -> tuple[str, int | None]:
     return "FAILED", max((c or 0 for s, c in tasks if s != "COMPLETED"), default=1) or 1
 
 
-def _singleton_busy(tx: Tx, rows: list[tuple], deps) -> set[int]:
+def _singleton_busy(tx: Tx, rows: list[PendingRow], deps) -> set[int]:
     """Singleton jobs that must wait: an older job with the same name and user is live."""
-    singles = [r for r in rows if r[0] in deps and any(
-        c.kind == "singleton" for c in deps[r[0]].conditions)]  # fmt: skip
-    return {row[0] for row in singles if sql.has_live_namesake_before(tx, row[10], row[11], row[0])}
+    singles = [r for r in rows if r.id in deps and any(
+        c.kind == "singleton" for c in deps[r.id].conditions)]  # fmt: skip
+    return {r.id for r in singles if sql.has_live_namesake_before(tx, r.name, r.user_name, r.id)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from scns.db import statements as sql
 from scns.db.engine import Database, Tx
+from scns.db.rows import AllocationRow, PendingRow
 from scns.domain.job import JobRequest
 from scns.domain.state_names import ALLOCATED_NAMES
 from scns.sched.snapshot import NodeView, PendingJob, RunningJob
@@ -32,13 +33,14 @@ class PassConfig:
                    settings.max_jobs_examined, settings.heartbeat_timeout_s)  # fmt: skip
 
 
-def read_pending(tx: Tx, limit: int, now: float) -> tuple[list[tuple], dict[int, str], list[int]]:
+def read_pending(tx: Tx, limit: int,
+                 now: float) -> tuple[list[PendingRow], dict[int, str], list[int]]:  # fmt: skip
     """Pending rows in queue order until ``limit`` of them may start, at most _MAX_PAGES pages.
 
     Jobs waiting on a dependency or a begin time must not use up the examined window: a big
     dependent array queued first would otherwise keep every job behind it from being looked at.
     """
-    rows: list[tuple] = []
+    rows: list[PendingRow] = []
     blocked: dict[int, str] = {}
     kill: list[int] = []
     for _page in range(_MAX_PAGES):
@@ -52,13 +54,14 @@ def read_pending(tx: Tx, limit: int, now: float) -> tuple[list[tuple], dict[int,
     return rows, blocked, kill
 
 
-def node_views(node_rows, allocations, now, timeout_s) -> tuple[NodeView, ...]:
+def node_views(node_rows, allocations: list[AllocationRow], now,
+               timeout_s) -> tuple[NodeView, ...]:  # fmt: skip
     """Nodes with the CPUs and memory every unreleased allocation holds; up when served."""
     busy: dict[str, set[int]] = {}
     busy_mem: dict[str, int] = {}
-    for _id, node, cpu_ids, mem_mb, *_rest in allocations:
-        busy.setdefault(node, set()).update(int(c) for c in cpu_ids.split(",") if c)
-        busy_mem[node] = busy_mem.get(node, 0) + (mem_mb or 0)
+    for a in allocations:
+        busy.setdefault(a.node, set()).update(int(c) for c in a.cpu_ids.split(",") if c)
+        busy_mem[a.node] = busy_mem.get(a.node, 0) + (a.mem_mb or 0)
     views = []
     for row in node_rows:
         fresh = row["heartbeat_time"] is not None and now - row["heartbeat_time"] < timeout_s
@@ -75,30 +78,32 @@ def node_views(node_rows, allocations, now, timeout_s) -> tuple[NodeView, ...]:
     return tuple(views)
 
 
-def running_jobs(allocations, default_limit_s: int, now: float) -> tuple[RunningJob, ...]:
+def running_jobs(allocations: list[AllocationRow], default_limit_s: int,
+                 now: float) -> tuple[RunningJob, ...]:  # fmt: skip
     """The allocated jobs, with when each must end at the latest (for backfill)."""
     out = []
-    for job_id, node, cpu_ids, mem_mb, state, started, limit_s, array_id in allocations:
-        if state not in ALLOCATED_NAMES:
+    for a in allocations:
+        if a.state not in ALLOCATED_NAMES:
             continue  # a leaked allocation holds its cores (cleanup frees it), not a job slot
-        cpus = len([c for c in cpu_ids.split(",") if c])
-        end = (started or now) + (limit_s or default_limit_s)
-        out.append(RunningJob(job_id, node, cpus, mem_mb or 0, max(end, now), array_id))
+        cpus = len([c for c in a.cpu_ids.split(",") if c])
+        end = (a.started or now) + (a.time_limit_s or default_limit_s)
+        out.append(RunningJob(a.job_id, a.node, cpus, a.mem_mb or 0, max(end, now),
+                              a.array_job_id))  # fmt: skip
     return tuple(out)
 
 
-def pending_views(rows, blocked: dict[int, str]) -> tuple[PendingJob, ...]:
+def pending_views(rows: list[PendingRow], blocked: dict[int, str]) -> tuple[PendingJob, ...]:
     return tuple(
         PendingJob(
-            job_id=r[0],
-            cpus=r[1],
-            mem_mb=r[2],
-            priority=r[3],
-            submit_time=r[4],
-            time_limit_s=r[5],
-            blocked_reason=blocked.get(r[0]),
-            array_job_id=r[8],
-            array_max_running=r[9],
+            job_id=r.id,
+            cpus=r.cpus,
+            mem_mb=r.mem_mb,
+            priority=r.priority,
+            submit_time=r.submit_time,
+            time_limit_s=r.time_limit_s,
+            blocked_reason=blocked.get(r.id),
+            array_job_id=r.array_job_id,
+            array_max_running=r.array_max_running,
         )
         for r in rows
     )
@@ -149,12 +154,15 @@ def forecast(db: Database, request: JobRequest, now: float, config: PassConfig, 
     if reason is not None:  # BeginTime: it becomes eligible on the replay's clock
         blocked = {**blocked, HYPOTHETICAL_ID: reason}
     pending = pending_views([*rows, mine], blocked)
-    begins = {r[0]: r[6] for r in (*rows, mine) if r[6] is not None and r[6] > now}
+    begins = {r.id: r.begin_time for r in (*rows, mine)
+              if r.begin_time is not None and r.begin_time > now}  # fmt: skip
     found = first_start(
         Snapshot(now, nodes, running_jobs(allocations, config.default_time_limit_s, now), pending),
         HYPOTHETICAL_ID,
         config.policy,
-        cpu_ids_of={a[0]: tuple(int(c) for c in a[2].split(",") if c) for a in allocations},
+        cpu_ids_of={
+            a.job_id: tuple(int(c) for c in a.cpu_ids.split(",") if c) for a in allocations
+        },
         begin_times=begins,
         default_time_limit_s=config.default_time_limit_s,
         max_jobs_examined=config.max_jobs_examined,
@@ -165,8 +173,8 @@ def forecast(db: Database, request: JobRequest, now: float, config: PassConfig, 
 
 
 def _hypothetical_row(request: JobRequest, cpus: int, limit_s: int | None, now: float,
-                      user_name: str) -> tuple:  # fmt: skip
-    """The request as a pending_jobs_page row (lifecycle._PENDING_COLUMNS)."""
-    return (HYPOTHETICAL_ID, cpus, request.mem_mb, request.priority - request.nice, now,
+                      user_name: str) -> PendingRow:  # fmt: skip
+    """The request as a pending_jobs_page row."""
+    return PendingRow(HYPOTHETICAL_ID, cpus, request.mem_mb, request.priority - request.nice, now,
             limit_s, request.begin_time, request.dependency, None, None, request.name,
             user_name, int(request.kill_on_invalid_dep), None, None)  # fmt: skip

@@ -13,6 +13,11 @@ from scns.db.statements.common import COLS as _COLS
 from scns.db.statements.common import job_from_row as _job
 from scns.domain.job import Job
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # imported where used: a submit, which loads this module, needs no typing
+    from scns.db.rows import AllocationRow, NodeJobRow, PendingRow
+
+# the columns of a PendingRow, in its order
 _PENDING_COLUMNS = (
     "id, cpus, mem_mb, priority - nice, submit_time, time_limit_s, begin_time, dependency,"
     " array_job_id, array_max_running, name, user_name, kill_on_invalid_dep, reason,"
@@ -20,34 +25,39 @@ _PENDING_COLUMNS = (
 )
 
 
-def pending_jobs(tx: Tx, limit: int) -> list[tuple]:
+def pending_jobs(tx: Tx, limit: int) -> list[PendingRow]:
     """The head of the runnable queue in priority order."""
     return pending_jobs_page(tx, limit, 0)
 
 
-def pending_jobs_page(tx: Tx, limit: int, offset: int) -> list[tuple]:
+def pending_jobs_page(tx: Tx, limit: int, offset: int) -> list[PendingRow]:
     """The queue from ``offset`` on, in one total order (priority, submit time, id).
 
     SQLite, without statistics, would rather scan ix_jobs_state_id and sort every pending
     row; the partial index built for exactly this query makes it a short index walk.
     """
     hint = " INDEXED BY ix_jobs_queue_order" if tx.dialect == "sqlite" else ""
-    return tx.rows(
+    rows = tx.rows(
         f"SELECT {_PENDING_COLUMNS} FROM jobs{hint} WHERE state = 'PENDING' AND held = 0"
         " ORDER BY (priority - nice) DESC, submit_time, id LIMIT :limit OFFSET :offset",
         {"limit": limit, "offset": offset},
     )
+    from scns.db.rows import PendingRow
+
+    return [PendingRow._make(r) for r in rows]
 
 
-def live_allocations(tx: Tx) -> list[tuple]:
-    """Every unreleased allocation with its job, in one query for the scheduling pass:
-    (job id, node, cpu ids text, mem_mb, job state, start or submit time, time limit,
-    array id). Busy cores, allocated memory and the running jobs all come from these rows."""
-    return tx.rows(
+def live_allocations(tx: Tx) -> list[AllocationRow]:
+    """Every unreleased allocation with its job, in one query for the scheduling pass.
+    Busy cores, allocated memory and the running jobs all come from these rows."""
+    rows = tx.rows(
         "SELECT a.job_id, a.node, a.cpu_ids, a.mem_mb, j.state,"
         " COALESCE(j.start_time, j.submit_time), j.time_limit_s, j.array_job_id"
         " FROM allocations a JOIN jobs j ON j.id = a.job_id WHERE a.released_time IS NULL"
     )
+    from scns.db.rows import AllocationRow
+
+    return [AllocationRow._make(r) for r in rows]
 
 
 def allocate(
@@ -304,13 +314,16 @@ def stale_configuring(tx: Tx, before: float) -> list[tuple[int, str]]:
     )
 
 
-def jobs_on_nodes(tx: Tx, nodes: Sequence[str], states: Sequence[str]) -> list[tuple]:
-    """(id, state, requeue) of jobs in ``states`` on any of ``nodes``."""
+def jobs_on_nodes(tx: Tx, nodes: Sequence[str], states: Sequence[str]) -> list[NodeJobRow]:
+    """The jobs in ``states`` on any of ``nodes``."""
     node_marks, params = in_clause("n", nodes)
     state_marks, more = in_clause("s", states)
     params.update(more)
-    return tx.rows(
+    rows = tx.rows(
         f"SELECT id, state, requeue FROM jobs WHERE node IN ({node_marks})"
         f" AND state IN ({state_marks})",
         params,
     )
+    from scns.db.rows import NodeJobRow
+
+    return [NodeJobRow._make(r) for r in rows]
