@@ -60,3 +60,87 @@ def test_a_full_disk_at_commit_is_one_database_error(tmp_path) -> None:
     with db.read() as tx:  # the connection is still usable, the transaction undone
         assert tx.rows("SELECT COUNT(*) FROM leases") == [(0,)]
     db.close()
+
+
+# ---- the CLI's libpq path against a real PostgreSQL refusal ---------------------------------
+
+
+@pytest.fixture
+def libpq_db(pg_url: str):
+    """The database as the CLI opens it: through the system's libpq, not psycopg."""
+    from scns.db.engine import open_database
+    from scns.db.libpq import LibpqDatabase, load
+
+    if load() is None:
+        pytest.skip("libpq.so.5 is not installed (the CLI then uses psycopg)")
+    database = open_database(pg_url, short_lived=True)
+    assert isinstance(database, LibpqDatabase)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+@pytest.mark.postgres
+def test_libpq_refusals_are_one_line_statement_errors(libpq_db: Database) -> None:
+    db = libpq_db
+    insert = "INSERT INTO leases (name, holder, expires_time) VALUES (:n, :h, 1)"
+    with pytest.raises(StatementError) as caught, db.write() as tx:
+        tx.run(insert, {"n": "x", "h": "a"})
+        tx.run(insert, {"n": "x", "h": "b"})  # the server's unique violation
+    text = one_line(caught.value)
+    assert "duplicate key value violates unique constraint" in text
+    assert "DETAIL" not in text and "Key (name)" not in text  # only the first line
+    with db.read() as tx:  # the transaction was rolled back, the connection still serves
+        assert tx.rows("SELECT holder FROM leases") == []
+    with pytest.raises(StatementError) as caught, db.read() as tx:
+        tx.rows("SELEC holder FROM leases")
+    assert "syntax error" in one_line(caught.value)
+    with pytest.raises(StatementError) as caught, db.write() as tx:
+        tx.run(insert, {"n": "y", "h": "c"})
+        tx.rows("SELECT 1 / (SELECT COUNT(*) - 1 FROM leases)")  # division by zero
+    assert "division by zero" in one_line(caught.value)
+    with db.write() as tx:
+        tx.run(insert, {"n": "y", "h": "d"})
+    with db.read() as tx:
+        assert tx.rows("SELECT name, holder FROM leases") == [("y", "d")]
+
+
+def test_libpq_without_a_server_is_one_database_error() -> None:
+    from scns.db.libpq import LibpqDatabase, load
+
+    lib = load()
+    if lib is None:
+        pytest.skip("libpq.so.5 is not installed (the CLI then uses psycopg)")
+    db = LibpqDatabase("postgresql+psycopg://postgres@127.0.0.1:1/none", lib)  # nothing listens
+    with pytest.raises(DatabaseError, match=r"^database unavailable: ") as caught, db.read() as tx:
+        tx.rows("SELECT 1")
+    assert not isinstance(caught.value, StatementError)
+    one_line(caught.value)
+
+
+_FREEZE = """
+CREATE FUNCTION refuse_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'jobs are frozen' USING DETAIL = 'a second line', HINT = 'a third line';
+END $$;
+CREATE TRIGGER refuse_jobs BEFORE INSERT OR UPDATE ON jobs
+    FOR EACH ROW EXECUTE FUNCTION refuse_jobs();
+"""
+
+
+@pytest.mark.postgres
+def test_a_postgresql_refusal_on_the_cli_is_one_line_and_changes_nothing(scns, pg_url) -> None:
+    """The real CLI (libpq where installed) against a server that refuses every write to
+    jobs: each command prints the server's first line once, exits 1, never a traceback."""
+    scns.env["SCNS_DATABASE_URL"] = pg_url
+    job = scns.submit("-H", "--wrap", "true")
+    scns.sql_write(_FREEZE)
+    for args in (("submit", "--wrap", "true"), ("release", str(job)), ("hold", str(job)),
+                 ("cancel", str(job)), ("update", str(job), "--nice", "5")):  # fmt: skip
+        proc = scns.run(*args, check=False)
+        assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+        assert proc.stderr.startswith(f"scns {args[0]}: error: "), proc.stderr
+        assert proc.stderr.count("\n") == 1 and proc.stderr.endswith("jobs are frozen\n")
+        assert proc.stdout == ""
+    assert scns.sql("SELECT id, state, held, nice FROM jobs") == [(job, "PENDING", 1, 0)]
