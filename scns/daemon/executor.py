@@ -7,13 +7,10 @@ ticks) and the wrapper's status file are what a restarted daemon rebuilds it fro
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import selectors
 import signal
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from scns.daemon import metrics
 from scns.daemon.environment import job_environment
@@ -28,12 +25,7 @@ from scns.domain.outcome import Ending, outcome
 from scns.exec import cgroups, process
 from scns.exec.accounts import account_variables
 from scns.exec.process import ExitStatus, LaunchError, LaunchSpec, Spawned, StartFailure
-from scns.log import describe, log
-
-# Wrappers are spawned on these threads: the exec of /bin/sh and the making of a job's
-# cgroup (mkdir in every hierarchy) are waits on the kernel, during which the daemon's own
-# thread goes on recording other jobs' ends and starts (the GIL is released meanwhile).
-SPAWN_THREADS = 2
+from scns.log import log
 
 
 class Executor(Signalling, ScriptCopies):
@@ -42,8 +34,7 @@ class Executor(Signalling, ScriptCopies):
 
     def __init__(self, db: Database, node: str, run_dir: str, kill_wait_s: float,
                  selector: selectors.BaseSelector, *, system: bool = False,
-                 containment: str = "auto", pids_max: int | None = None,
-                 on_spawned: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 containment: str = "auto", pids_max: int | None = None) -> None:  # fmt: skip
         self.db = db
         self.node = node
         self.kill_wait_s = kill_wait_s
@@ -76,28 +67,20 @@ class Executor(Signalling, ScriptCopies):
         # job id -> when this daemon launched it (or failed to), oldest first: a late start
         # message for one of them needs no database look
         self.launched: dict[int, float] = {}
-        # job id -> (job, its wrapper being spawned on a spawner thread): RUNNING is
-        # recorded, and "go" sent, by commit_spawned once it is up
-        self.spawning: dict[int, tuple[Job, Future]] = {}
-        self.on_spawned = on_spawned  # wakes the daemon's loop (from a spawner thread)
-        self._spawner: ThreadPoolExecutor | None = None
 
     # ---- launching -------------------------------------------------------------------
 
-    def launch_allocated(self, only: list[int] | None = None) -> int:
-        """Begin starting the jobs allocated to this node that are not running yet (or just
-        ``only``): each wrapper is spawned on a spawner thread, held before "go", and
-        commit_spawned records RUNNING for it once it is up. Returns how many began."""
+    def launch_allocated(self, only: list[int] | None = None) -> list[Tracked]:
+        """Start the jobs allocated to this node that are not running yet (or just ``only``)."""
         with self.db.reads() as tx:
             if only is None:
                 launchable = sql.jobs_to_launch(tx, node=self.node)
             else:
-                ids = [i for i in only if i not in self.tracked and i not in self.spawning]
+                ids = [i for i in only if i not in self.tracked]
                 launchable = sql.jobs_to_launch(tx, ids) if ids else []
-            busy = self.tracked.keys() | self.spawning.keys()
-            launchable = [(job, p) for job, p in launchable if job.id not in busy]
+            launchable = [(job, p) for job, p in launchable if job.id not in self.tracked]
             if not launchable:
-                return 0
+                return []
             jobs = [job for job, _payload in launchable]
             payloads = {job.id: payload for job, payload in launchable}
             for array_id in {j.array_job_id for j in jobs if j.array_job_id is not None} - (
@@ -105,95 +88,25 @@ class Executor(Signalling, ScriptCopies):
             ):
                 self.arrays[array_id] = sql.array_stats(tx, array_id)  # fixed at submit
             arrays = self.arrays
+        spawned: list[tuple[Job, Spawned]] = []
         failed: list[tuple[int, str, int]] = []  # (job, reason, epoch)
         written: set[str] = set()
-        spawner = self._spawner_pool()
         for job in jobs:
             try:
-                spec = self._prepare(job, payloads[job.id], arrays, written)
+                spawned.append((job, self._spawn(job, payloads[job.id], arrays, written)))
             except LaunchError as exc:
                 failed.append((job.id, str(exc), job.restarts))
-                continue
-            path = self._script_path(job)  # in use while its wrapper is being spawned
-            self.script_users[path] = self.script_users.get(path, 0) + 1
-            self.script_idle.pop(path, None)
-            future = spawner.submit(self._start_wrapper, job, spec)
-            self.spawning[job.id] = (job, future)
-            future.add_done_callback(self._spawned)
-        now = time.time()
-        for path in written:  # written for a job that could not begin after all
-            if not self.script_users.setdefault(path, 0):
-                self.script_idle[path] = now
-        if failed:
-            self._commit_starts([], failed)
-        return len(jobs) - len(failed)
-
-    def _spawner_pool(self) -> ThreadPoolExecutor:
-        if self._spawner is None:
-            self._spawner = ThreadPoolExecutor(SPAWN_THREADS, thread_name_prefix="scns-spawn")
-        return self._spawner
-
-    def _spawned(self, _future: Future) -> None:
-        if self.on_spawned is not None:
-            self.on_spawned()
-
-    def _start_wrapper(self, job: Job, spec: LaunchSpec) -> Spawned:
-        """On a spawner thread: the job's cgroup, then its wrapper, held before "go"."""
-        procs = self._make_cgroup(job)
-        try:
-            return process.spawn(dataclasses.replace(spec, cgroup_procs=procs) if procs else spec)
-        except BaseException:
-            self._drop_cgroup(job.id)
-            raise
-
-    def commit_spawned(self) -> int:
-        """Record RUNNING for the wrappers that are up (guarded, one transaction) and let
-        the winners go; a job whose wrapper could not start fails with the reason."""
-        done = [(job, future) for job, future in self.spawning.values() if future.done()]
-        if not done:
-            return 0
-        spawned: list[tuple[Job, Spawned]] = []
-        failed: list[tuple[int, str, int]] = []
-        for job, future in done:
-            del self.spawning[job.id]
-            error = future.exception()
-            if error is None:
-                spawned.append((job, future.result()))
-            elif isinstance(error, LaunchError):
-                failed.append((job.id, str(error), job.restarts))
-            else:  # left CONFIGURING: a later look around tries again
-                log("job_spawn_error", job=job.id, error=describe(error))
         if spawned and _STOP_BEFORE_RUNNING:
             # test-only pause point: freeze this daemon inside the launch window (wrappers
             # spawned, RUNNING not recorded), as a SIGSTOP, a GC or a VM pause would
             os.kill(os.getpid(), signal.SIGSTOP)
         try:
-            started = self._commit_starts(spawned, failed)
+            return self._commit_starts(spawned, failed)
         finally:
             now = time.time()
-            for job, _future in done:
-                path = self._script_path(job)
-                left = self.script_users.get(path, 1) - 1
-                self.script_users[path] = left
-                if left <= 0:
+            for path in written:  # also for jobs that did not start after all
+                if not self.script_users.setdefault(path, 0):
                     self.script_idle[path] = now
-        return len(started)
-
-    def settle(self) -> None:
-        """The daemon stops: wrappers still being spawned are taken back without "go" (they
-        never ran; their jobs go back to the queue with the node's other unstarted ones)."""
-        for job, future in list(self.spawning.values()):
-            try:
-                proc = future.result()
-            except BaseException:
-                continue
-            proc.abort()
-            self._reap_aborted(proc)
-            self._drop_cgroup(job.id)
-        self.spawning.clear()
-        if self._spawner is not None:
-            self._spawner.shutdown(wait=True)
-            self._spawner = None
 
     def launched_lately(self, job_ids: list[int]) -> bool:
         """Whether this daemon launched every one of these jobs in the last few seconds.
@@ -211,9 +124,8 @@ class Executor(Signalling, ScriptCopies):
         while len(self.launched) > _LAUNCHED_KEPT:
             del self.launched[next(iter(self.launched))]
 
-    def _prepare(self, job: Job, payload: tuple[str, str, str], arrays: dict,
-                 written: set[str]) -> LaunchSpec:  # fmt: skip
-        """What the job's wrapper is started with (its script copy written on the way)."""
+    def _spawn(self, job: Job, payload: tuple[str, str, str], arrays: dict,
+               written: set[str]) -> Spawned:  # fmt: skip
         import json
 
         script, argv_json, env_json = payload
@@ -229,6 +141,7 @@ class Executor(Signalling, ScriptCopies):
         for suffix in _STATUS_FILES:
             remove_planted(status_path + suffix)
         env = job_environment(job, env_json, self.node, arrays.get(job.array_job_id))
+        procs = self._make_cgroup(job)
         groups: tuple[int, ...] = ()
         if job.uid != me:
             env.update(account_variables(job.uid))
@@ -247,9 +160,10 @@ class Executor(Signalling, ScriptCopies):
             gid=job.gid,
             groups=groups,
             umask=job.umask,
+            cgroup_procs=procs,
             append=job.open_mode == "append",
         )
-        return spec
+        return process.spawn(spec)
 
     def _make_cgroup(self, job: Job) -> list[str]:
         """The job's cgroup, limits set, before anything of it runs (no cgroup: [])."""

@@ -77,15 +77,12 @@ class Daemon:
         self.executor = Executor(db, node, settings.run_dir, settings.kill_wait_s,
                                  self.pid_selector, system=settings.system,
                                  containment=settings.containment,
-                                 pids_max=settings.max_pids_per_job,
-                                 on_spawned=self._on_spawned)  # fmt: skip
+                                 pids_max=settings.max_pids_per_job)  # fmt: skip
         self.server: RequestServer | None = None
         self._signal_r, self._signal_w = socket.socketpair()
         self.listener: Listener | None = None
         self.worker: NodeWorker | None = None
         self._messaged: list[int] = []  # job ids named by RQ start messages since last turn
-        self._spawned_ready = False  # a spawner thread has a wrapper up: record its start
-        self.woke_for: set[str] = set()  # what woke this turn ("spawned": only our wrappers)
 
     def _sender(self):
         if not self.settings.redis_url:
@@ -126,7 +123,6 @@ class Daemon:
     def _stop(self) -> None:
         """Leave running jobs running (a restarted daemon adopts them), but take the node
         offline at once: nothing new is sent to it and ``scns health`` stops counting it."""
-        self.executor.settle()  # wrappers not yet told "go" never run: requeued just below
         for what, action in (("offline", self._go_offline), ("lease_release", self.leader.release)):
             try:
                 with self.db.session():
@@ -168,11 +164,6 @@ class Daemon:
         """Wake the loop from a signal handler or another thread."""
         with contextlib.suppress(OSError):
             self._signal_w.send(b"x")
-
-    def _on_spawned(self) -> None:
-        """A spawner thread has a wrapper up (or failed to): record it on the next turn."""
-        self._spawned_ready = True
-        self.poke()
 
     def on_start_message(self, job_ids: list[int]) -> None:
         """The RQ worker thread got a start message: wake the loop (list.extend is atomic)."""
@@ -287,16 +278,9 @@ class Daemon:
             with contextlib.suppress(BlockingIOError):
                 self._signal_r.recv(4096)
             messaged, self._messaged = self._messaged, []
-            spawned, self._spawned_ready = self._spawned_ready, False
-            if not self.stopping:
-                if spawned:  # our own wrappers are up: nothing outside changed
-                    self.dirty = True
-                    if not messaged:
-                        self.woke_for.add("spawned")
-                        return
-                # A start message for jobs a NOTIFY already made us launch needs no new look.
-                if messaged and self.executor.launched_lately(messaged):
-                    return
+            # A start message for jobs a NOTIFY already made us launch needs no new look.
+            if messaged and not self.stopping and self.executor.launched_lately(messaged):
+                return
         elif key.data == "pidfd":
             self.pid_woke = True
         elif key.data == "notify" and self.listener is not None:
@@ -315,7 +299,6 @@ class Daemon:
                 elif wanted is None:
                     return
         self.dirty = True
-        self.woke_for.add(key.data)
         if key.data not in ("pidfd", "notify"):
             self.external = True
 
@@ -341,8 +324,7 @@ class Daemon:
         now = time.time()
         self.dirty = False
         pid_woke, self.pid_woke = self.pid_woke, False
-        woke_for, self.woke_for = self.woke_for, set()
-        if self._turn(now, pid_woke, only_spawned=woke_for == {"spawned"}):
+        if self._turn(now, pid_woke):
             self.dirty = True  # resources were freed or used: look again before sleeping
 
     def _run(self, step: str, now: float, action, *args, db: bool = True):
@@ -363,14 +345,12 @@ class Daemon:
         self.steps.succeeded(step, now)
         return result
 
-    def _turn(self, now: float, pid_woke: bool, only_spawned: bool = False) -> bool:
+    def _turn(self, now: float, pid_woke: bool) -> bool:
         """The named steps of one turn, each failing on its own; True when another turn may
-        find more to do at once. A turn woken only by our own wrappers coming up needs no
-        scheduling pass: nothing was freed or submitted."""
+        find more to do at once."""
         run = self._run
         if self.adopt_due:
             run("adopt", now, self._adopt)
-        run("start", now, self.executor.commit_spawned)
         ended = run("reap", now, self.executor.collect_exited)
         if pid_woke and not ended:
             self.pid_quiet_until = now + PIDFD_QUIET_S
@@ -392,9 +372,8 @@ class Daemon:
         leading = run("lease", now, self.leader.keep_lease, now)
         if leading:
             run("repair", now, self.leader.repair, now)
-            if not only_spawned or ended or self.leader.next_timer() is not None:
-                scheduled = run("schedule", now, self._schedule, now)
-                passed, mine = scheduled is not None, scheduled or []
+            scheduled = run("schedule", now, self._schedule, now)
+            passed, mine = scheduled is not None, scheduled or []
         elif leading is None:
             self.leader.step_down()
         launched = run("launch", now, self._launch, look_around, mine)
@@ -404,9 +383,13 @@ class Daemon:
             self.heartbeat_due = min(self.heartbeat_due, max(now, self.beat_at + REPORT_BEAT_S))
         run("heartbeat", now, self._heartbeat, now)
         run("listen", now, self._listen, db=False)
-        # ends were seen by this turn's own pass; only one that did not run, or one that
-        # left room, is worth another turn at once
-        return bool((ended and not passed) or (mine and self.leader.room_left))
+        # this turn's own pass saw the ends it recorded: only ends no pass saw, a pass that
+        # left room, or starts that failed (their cores are free again) need a turn at once
+        return bool(
+            (ended and not passed)
+            or (mine and self.leader.room_left)
+            or (launched is not None and launched < len(mine))
+        )
 
     def _schedule(self, now: float) -> list[int]:
         """The leader's pass, timed for the metrics."""
@@ -421,14 +404,13 @@ class Daemon:
 
     def _launch(self, look_around: bool, mine: list[int]) -> int:
         """Everything allocated here after a wake-up from outside (or a launch that did not
-        happen), else only what this turn's own pass placed here. The wrappers come up on
-        the spawner threads; the "start" step of a later turn records them."""
+        happen), else only what this turn's own pass placed here."""
         if look_around or self.offered:
-            began = self.executor.launch_allocated()
+            started = self.executor.launch_allocated()
             self.offered = False
         else:
-            began = self.executor.launch_allocated(mine) if mine else 0
-        return began
+            started = self.executor.launch_allocated(mine) if mine else []
+        return len(started)
 
     def _heartbeat(self, now: float) -> None:
         if now < self.heartbeat_due:
