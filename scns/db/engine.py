@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
     from scns.db.postgres import PsycopgDatabase, SqlAlchemyDatabase, rewrite_placeholders
 
 __all__ = ["Database", "DatabaseError", "PsycopgDatabase", "SqlAlchemyDatabase",
-           "SqliteDatabase", "StatementError", "Tx", "in_clause", "open_database",
+           "SqliteDatabase", "StatementError", "Tx", "any_of", "in_clause", "open_database",
            "rewrite_placeholders", "sqlite_path"]  # fmt: skip
 
 _POSTGRES_NAMES = ("PsycopgDatabase", "SqlAlchemyDatabase", "rewrite_placeholders")
@@ -59,21 +59,30 @@ def open_database(
     raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 
-def in_clause(name: str, values: Iterable[object],
-              dialect: str | None = None) -> tuple[str, dict[str, object]]:  # fmt: skip
-    """What goes inside ``IN (...)`` for a list of values, and its parameters.
-
-    With the ``dialect``, a list of ids is ONE bound parameter (a JSON array unpacked by
-    json_each on SQLite, an array literal unnested on PostgreSQL): 100,000 ids cost one
-    parameter and one statement text, instead of SQLite's quadratic binding and
-    PostgreSQL's 65,535-parameter refusal. Without it (short lists of names), one
-    placeholder per value.
-    """
-    values = list(values)
-    if dialect is not None and all(type(v) is int for v in values):
-        joined = ",".join(map(str, values))
-        if dialect == "postgresql":
-            return f"SELECT unnest(CAST(:{name} AS BIGINT[]))", {name: "{" + joined + "}"}
-        return f"SELECT value FROM json_each(:{name})", {name: "[" + joined + "]"}
+def in_clause(name: str, values: Iterable[object]) -> tuple[str, dict[str, object]]:
+    """What goes inside ``IN (...)`` for a short list of values (names, states): one
+    placeholder per value. Lists of ids go through any_of."""
     params = {f"{name}{i}": v for i, v in enumerate(values)}
     return ", ".join(f":{k}" for k in params) or "NULL", params
+
+
+def any_of(name: str, ids: Iterable[int],
+           dialect: str | None) -> tuple[str, dict[str, object]]:  # fmt: skip
+    """``<column> <this>``: the column is one of ``ids``, bound as ONE parameter whatever
+    their number, and its parameters.
+
+    On PostgreSQL ``= ANY(CAST(:ids AS INT[]))``: a hashed array test, or an index scan,
+    never a join, so a stale row estimate right after a big submit cannot turn 100,000 ids
+    into a nested loop (an ``IN (SELECT unnest(...))`` over a table PostgreSQL believed
+    empty took minutes); INT, like the id columns, or the test is not hashed. On SQLite
+    ``IN (SELECT value FROM json_each(:ids))``: a JSON array unpacked in C, instead of one
+    bound parameter per id (quadratic in SQLite, and refused past 65,535 by PostgreSQL).
+    No dialect (a statement text built for either): one placeholder per id.
+    """
+    if dialect is None:
+        marks, params = in_clause(name, ids)
+        return f"IN ({marks})", params
+    joined = ",".join(str(int(i)) for i in ids)
+    if dialect == "postgresql":
+        return f"= ANY(CAST(:{name} AS INT[]))", {name: "{" + joined + "}"}
+    return f"IN (SELECT value FROM json_each(:{name}))", {name: "[" + joined + "]"}

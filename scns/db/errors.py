@@ -32,11 +32,28 @@ def database_error(exc: BaseException) -> DatabaseError:
         return StatementError(f"text is not valid UTF-8: {_shown(exc)}")
     text = first_line(exc)
     driver = type(exc).__module__.split(".")[0]  # sqlite3's OperationalError is also a
-    # statement's (no such table), psycopg's and SQLAlchemy's is the connection's
+    # statement's (no such table), psycopg's and SQLAlchemy's the connection's, unless the
+    # server's SQLSTATE says the statement was refused (a statement timeout, 57014)
     lost = type(exc).__name__ == "OperationalError" and driver in ("psycopg", "sqlalchemy")
+    state = _sqlstate(exc)
+    if state is not None:
+        lost = state.startswith(_UNAVAILABLE_STATES)
     if lost or any(word in text.lower() for word in _UNAVAILABLE):
         return DatabaseError(f"database unavailable: {text}")
     return StatementError(f"the database refused a statement: {text}")
+
+
+# SQLSTATE classes and codes of a server that cannot be used (not of one statement):
+# connection exceptions, insufficient resources (disk full, out of memory, too many
+# connections), operator intervention (shutdown, crash, cannot connect now) but for 57014
+# (a statement cancelled, as by statement_timeout), system errors.
+_UNAVAILABLE_STATES = ("08", "53", "57P", "58")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The server's SQLSTATE for psycopg's errors (SQLAlchemy's: the wrapped one's)."""
+    state = getattr(getattr(exc, "orig", None) or exc, "sqlstate", None)
+    return state if isinstance(state, str) and len(state) == 5 else None
 
 
 def first_line(exc: BaseException) -> str:

@@ -164,10 +164,10 @@ class LibpqDatabase(Database):
                        self.lib.PQerrorMessage(conn)).decode(errors="replace").strip()  # fmt: skip
             if result:
                 self.lib.PQclear(result)
+            first = _severity_dropped(message.splitlines()[0] if message else "query failed")
             if self.lib.PQstatus(conn) != 0:
                 self.close()
-                raise DatabaseError(f"database unavailable: {message.splitlines()[0]}")
-            first = message.splitlines()[0] if message else "query failed"
+                raise DatabaseError(f"database unavailable: {first}")
             raise LibpqError(f"the database refused a statement: {first}")
         return result
 
@@ -202,6 +202,14 @@ def _libpq_dsn(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql://" + url[len(prefix) :]
     return url
+
+
+def _severity_dropped(line: str) -> str:
+    """The server's message without libpq's "ERROR:  " (psycopg shows it without)."""
+    for prefix in ("ERROR:", "FATAL:", "PANIC:"):
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip() or line
+    return line
 
 
 class LibpqError(StatementError):

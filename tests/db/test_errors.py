@@ -106,6 +106,22 @@ def test_libpq_refusals_are_one_line_statement_errors(libpq_db: Database) -> Non
         assert tx.rows("SELECT name, holder FROM leases") == [("y", "d")]
 
 
+def test_a_statement_timeout_is_the_statements_error_on_every_adapter(db: Database) -> None:
+    """The server cancelling one statement (SQLSTATE 57014) is that statement's refusal,
+    not a lost database, whichever adapter saw it; no severity prefix ("ERROR:  ")."""
+    if db.dialect != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's")
+    with pytest.raises(StatementError) as caught, db.write() as tx:
+        tx.run("SET LOCAL statement_timeout = 50")
+        tx.rows("SELECT pg_sleep(5)")
+    text = one_line(caught.value)
+    assert "statement timeout" in text
+    assert text.startswith("the database refused a statement: canceling statement"), text
+    with db.read() as tx:  # the connection still serves, without the timeout
+        assert tx.rows("SELECT 1") == [(1,)]
+        assert tx.rows("SHOW statement_timeout") == [("0",)]
+
+
 def test_libpq_without_a_server_is_one_database_error() -> None:
     from scns.db.libpq import LibpqDatabase, load
 

@@ -3,17 +3,17 @@ names, and whether an older namesake is still live."""
 
 from __future__ import annotations
 
-from scns.db.engine import Tx, in_clause
+from scns.db.engine import Tx, any_of
 from scns.db.statements.common import LIVE
 
 
 def referenced_job_states(tx: Tx, ids: set[int]) -> list[tuple]:
     """(id, array_job_id, array_task_id, state, exit_code) of each job in ``ids`` and of
     every task of an array in ``ids``; the ids are one bound parameter."""
-    marks, params = in_clause("i", ids, tx.dialect)
+    marks, params = any_of("i", ids, tx.dialect)
     return tx.rows(
         f"SELECT id, array_job_id, array_task_id, state, exit_code FROM jobs"
-        f" WHERE id IN ({marks}) OR array_job_id IN ({marks})",
+        f" WHERE id {marks} OR array_job_id {marks}",
         params,
     )
 
