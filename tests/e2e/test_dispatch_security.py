@@ -171,7 +171,8 @@ def test_redis_acl_user_with_password_runs_jobs(pg_scns: Scns) -> None:
             return [c for c in admin.client_list() if c.get("user") == user]
 
         wait_until(daemon_clients, 20, 0.05, "the daemon to connect as the ACL user")
-        wait_until(lambda: admin.smembers(f"rq:workers:{QUEUE}"), 20, 0.05, "RQ worker")
+        wait_until(lambda: any(c.get("cmd") in ("blmove", "blpop") for c in daemon_clients()),
+                   20, 0.05, "the node to wait on its start queue as the ACL user")  # fmt: skip
         job_id = pg_scns.submit("--wrap", "echo hi")
         assert pg_scns.wait_state(job_id, "COMPLETED", "FAILED")["state"] == "COMPLETED"
         assert "rq_worker_error" not in pg_scns.daemon_log()
