@@ -7,7 +7,10 @@ same functions for its defaults, so both always agree.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: collections.abc loads collections (~2 ms a command)
+    from collections.abc import Mapping
 
 SYSTEM_HOME = "/var/lib/scns"
 SYSTEM_CONFIG = "/etc/scns/scns.toml"

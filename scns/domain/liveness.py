@@ -3,7 +3,9 @@ daemons ask the same question without importing the service layer)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: collections.abc loads collections (~2 ms a command)
+    from collections.abc import Mapping
 
 
 def is_served(node: Mapping, now: float, timeout_s: float) -> bool:

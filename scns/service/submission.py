@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
 
 from scns.domain.job import JobRequest
 from scns.domain.options import ParsedArgs, parse_args
 from scns.domain.record import Record
 from scns.errors import InvalidInput
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: collections.abc loads collections (~2 ms a command)
+    from collections.abc import Mapping
 
 WRAP_SHELL = "#!/bin/sh\n"
 _CPU_OPTIONS = ("cpus", "cpus-per-task", "ntasks")

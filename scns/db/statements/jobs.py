@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 from scns.db.engine import Tx, any_of, in_clause
 from scns.db.statements.common import ALLOCATED as _ALLOCATED
 from scns.db.statements.common import COLS as _COLS
@@ -11,6 +9,10 @@ from scns.db.statements.common import LIVE as _LIVE
 from scns.db.statements.common import job_from_row as _job
 from scns.domain.job import JOB_COLUMNS, Job
 from scns.domain.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: collections.abc loads collections (~2 ms a command)
+    from collections.abc import Iterable, Sequence
 
 
 def reserve_job_ids(tx: Tx, count: int) -> list[int]:

@@ -5,8 +5,6 @@ Each is a guarded update (``WHERE state = :expected``); the row count says who w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from scns.db.engine import Tx, in_clause
 from scns.db.statements.common import ALLOCATED as _ALLOCATED
 from scns.db.statements.common import COLS as _COLS
@@ -15,6 +13,8 @@ from scns.domain.job import Job
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # imported where used: a submit, which loads this module, needs no typing
+    from collections.abc import Sequence
+
     from scns.db.rows import AllocationRow, NodeJobRow, PendingRow
 
 # the columns of a PendingRow, in its order
