@@ -158,6 +158,26 @@ def time_xargs(n: int, cpus: int = CPUS) -> float:
     return time.perf_counter() - began
 
 
+# The script `scns submit --wrap true` stores and a job runs: what the drain is compared to.
+WRAP_TRUE_SCRIPT = "#!/bin/sh\ntrue\n"
+
+
+def time_xargs_script(n: int, cpus: int = CPUS) -> float:
+    """``xargs -P cpus`` running the drain's own job script n times (an executable file
+    with the ``#!/bin/sh`` line the job has): the bare machine's rate for the same work."""
+    directory = tempfile.mkdtemp(prefix="sbxargs-", dir="/tmp")
+    script = os.path.join(directory, "job.sh")
+    with open(script, "w") as handle:
+        handle.write(WRAP_TRUE_SCRIPT)
+    os.chmod(script, 0o755)
+    try:
+        began = time.perf_counter()
+        subprocess.run(f"seq {n} | xargs -P {cpus} -I{{}} {script}", shell=True, check=True)
+        return time.perf_counter() - began
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 # ---- daemons --------------------------------------------------------------------------------
 
 

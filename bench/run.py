@@ -56,6 +56,7 @@ SCENARIOS = {
     "baselines": scenarios.baselines,
     "submit": scenarios.submit_latency,
     "socket": scenarios.socket_submit_latency,
+    "installed": scenarios.installed_submit_latency,
     "s2s": scenarios.submit_to_start,
     "throughput": scenarios.throughput,
     "array": scenarios.array_submit,

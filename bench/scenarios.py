@@ -10,19 +10,24 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
 from harness import (
     CPUS,
+    ROOT,
     BenchError,
     Home,
     Reader,
+    bench_env,
     median,
     percentile,
     read_start_time,
     time_python_pass,
     time_xargs,
+    time_xargs_script,
     wait_until,
 )
 from report import Figure, ms
@@ -30,11 +35,13 @@ from report import Figure, ms
 
 def baselines(p: dict, base: dict) -> list[Figure]:
     """Interpreter start-up and the process-spawn limit, for the record and for ratios."""
-    passes, rates = [], []
+    passes, rates, script_rates = [], [], []
     for _ in range(p["reps"]):
         passes.append(ms(median([time_python_pass() for _ in range(p["pass_samples"])])))
         rates.append(p["xargs_n"] / time_xargs(p["xargs_n"]))
+        script_rates.append(p["xargs_n"] / time_xargs_script(p["xargs_n"]))
     base["python_pass_ms"] = median(passes)
+    base["xargs_script_rate"] = median(script_rates)
     return [
         Figure("python_pass", "baseline: `python -c pass` (venv interpreter)", "ms", passes),
         Figure(
@@ -42,6 +49,12 @@ def baselines(p: dict, base: dict) -> list[Figure]:
             f"baseline: `seq {p['xargs_n']} | xargs -P {CPUS} -n1 true`",
             "jobs/s",
             rates,
+        ),
+        Figure(
+            "xargs_script_rate",
+            f"baseline: `xargs -P {CPUS}` running the drain's job script (`#!/bin/sh` + `true`)",
+            "jobs/s",
+            script_rates,
         ),
     ]
 
@@ -179,6 +192,7 @@ def throughput(p: dict, base: dict) -> list[Figure]:
         finally:
             reader.close()
             home.close()
+    bare = base.get("xargs_script_rate")
     return [
         Figure(
             "throughput",
@@ -188,6 +202,16 @@ def throughput(p: dict, base: dict) -> list[Figure]:
             f"≥ 250 jobs/s on {CPUS} CPUs",
             250,
             higher_is_better=True,
+        ),
+        Figure(
+            "throughput_vs_xargs",
+            f"throughput, {n} `true` jobs, daemon start → last COMPLETED (issue 14's bar)",
+            "jobs/s",
+            rates,
+            "≥ 2/3 × `xargs` on the same script",
+            2 * bare / 3 if bare else None,
+            higher_is_better=True,
+            note=f"(xargs baseline {bare:.0f} jobs/s)" if bare else "(run with baselines)",
         ),
         Figure(
             "throughput_steady",
@@ -317,3 +341,73 @@ def wait_idle(reader: Reader, timeout: float = 120) -> None:
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise BenchError(message)
+
+
+def installed_submit_latency(p: dict, base: dict) -> list[Figure]:
+    """Submit as users install scns: ``pip install .`` into a fresh venv (pip's own install
+    of the `scns` command, byte-code compiled by pip), embedded and through a system-mode
+    daemon's socket, each interleaved with that venv's ``python -c pass``."""
+    venv = tempfile.mkdtemp(prefix="sbvenv-", dir="/tmp")
+    env = {k: v for k, v in bench_env().items() if k != "PYTHONPYCACHEPREFIX"}
+    try:
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True, env=env)
+        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", ROOT], check=True,
+                       env=env, capture_output=True)  # fmt: skip
+        shutil.rmtree(os.path.join(ROOT, "build"), ignore_errors=True)  # pip's build tree
+        python, scns = os.path.join(venv, "bin", "python"), os.path.join(venv, "bin", "scns")
+        figs = [_installed_embedded(p, python, scns, env)]
+        if os.geteuid() == 0:
+            figs.append(_installed_socket(p, python, scns, env))
+        return figs
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: str = "/") -> float:
+    began = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True)
+    elapsed = time.perf_counter() - began
+    if proc.returncode != 0:
+        raise BenchError(f"{' '.join(argv)} failed: {proc.stderr.decode()[:300]}")
+    return elapsed
+
+
+def _interleaved_submit(p, python, scns, env) -> tuple[list[float], float]:
+    submit = [scns, "submit", "--parsable", "-H", "--wrap", "true"]
+    _timed(submit, env)  # the first command of a home creates its database
+    medians, passes = [], []
+    for _ in range(p["reps"]):
+        samples = []
+        for _ in range(p["submit_n"]):
+            passes.append(_timed([python, "-c", "pass"], env))
+            samples.append(_timed(submit, env))
+        medians.append(ms(median(samples)))
+    return medians, ms(median(passes))
+
+
+def _installed_embedded(p, python, scns, env) -> Figure:
+    home = tempfile.mkdtemp(prefix="sbinst-", dir="/tmp")
+    try:
+        medians, pass_ms = _interleaved_submit(p, python, scns, dict(env, SCNS_HOME=home))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return Figure("submit_installed", "submit latency, `pip install .` into a fresh venv",
+                  "ms", medians, "≤ 2 × that venv's `python -c pass`", 2 * pass_ms,
+                  note=f"(interleaved `python -c pass` median {pass_ms:.1f} ms)")  # fmt: skip
+
+
+def _installed_socket(p, python, scns, env) -> Figure:
+    sock = os.path.join(tempfile.mkdtemp(prefix="sbsock-", dir="/tmp"), "scns.sock")
+    system = Home.fresh("isys", {"SCNS_SOCKET": sock})
+    try:
+        system.daemon("n1", 1, None, "--system")
+        wait_until(lambda: os.path.exists(sock), 30, what="the socket")
+        client = {k: v for k, v in env.items() if k != "SCNS_HOME"}
+        medians, pass_ms = _interleaved_submit(p, python, scns, dict(client, SCNS_SOCKET=sock))
+    finally:
+        system.close()
+        shutil.rmtree(os.path.dirname(sock), ignore_errors=True)
+    return Figure("submit_installed_socket",
+                  "submit latency through the system socket, `pip install .` into a fresh venv",
+                  "ms", medians, "≤ 2 × that venv's `python -c pass`", 2 * pass_ms,
+                  note=f"(interleaved `python -c pass` median {pass_ms:.1f} ms)")  # fmt: skip
