@@ -49,29 +49,13 @@ def release(job_ids: Annotated[list[str], _IDS]) -> None:
 
 
 def _control(job_ids: list[str], action, command: str) -> None:
-    """Run hold or release, report each reference, wake the daemons, exit 1 on any refusal."""
-    from scns.cli.context import notify, open_db
-    from scns.cli.remote import call, target
-    from scns.service.control import ControlResult
+    """Run hold or release, report each reference, wake the daemons, exit 1 on any refusal
+    (scns.cli.fast_control, which also serves the plain form without typer)."""
+    from scns.cli.fast_control import control
 
-    try:
-        sock = target()
-        if sock:
-            answer = call(sock, command, {"job_ids": list(job_ids)})
-            results = [ControlResult(r["job"], r["outcome"], r["changed"], r["state"])
-                       for r in answer]  # fmt: skip
-        else:
-            db, run_dir = open_db()
-            results = action(db, job_ids)
-            if any(r.changed for r in results):
-                notify(run_dir)
-    except ScnsError as exc:
-        raise _fail(exc, command) from None
-    for result in results:
-        stream = sys.stderr if result.is_error else sys.stdout
-        stream.write(f"scns {command}: {result.message}\n")
-    if any(r.is_error for r in results):
-        raise typer.Exit(1)
+    code = control(job_ids, command)
+    if code:
+        raise typer.Exit(code)
 
 
 def update(
@@ -198,22 +182,19 @@ def cancel(
         raise _fail(exc, "cancel") from None
     if not job_ids and spec is None:
         ctx.fail("Missing argument 'ID...' (or choose jobs with --me, -u, -n or -t)")
+    from scns.cli.fast_control import cancel as cancel_jobs
+
     try:
         sig = None
         if signal is not None:
             from scns.domain.signals import parse_signal_name
 
             sig = parse_signal_name(signal)
-        results = _cancel(list(job_ids or ()), spec, sig)
     except ScnsError as exc:
         raise _fail(exc, "cancel") from None
-    if not results:
-        sys.stderr.write("scns cancel: no job matches\n")
-    for result in results:
-        stream = sys.stderr if result.is_error else sys.stdout
-        stream.write(f"scns cancel: {result.message}\n")
-    if any(r.is_error for r in results):
-        raise typer.Exit(1)
+    code = cancel_jobs(list(job_ids or ()), spec, sig)
+    if code:
+        raise typer.Exit(code)
 
 
 def _words(values: list[str] | None) -> tuple[str, ...]:
@@ -242,26 +223,3 @@ def _cancel_filter(me: bool, user: list[str] | None, name: list[str] | None,
     if not (users or names or states):
         return None
     return JobFilter(names=names, users=users, states=tuple(dict.fromkeys(s.value for s in states)))
-
-
-def _cancel(refs: list[str], spec, sig: int | None):
-    """Cancel (or signal) through the system socket or this user's database."""
-    from scns.cli.context import notify, open_db
-    from scns.cli.remote import call, target
-    from scns.service.jobs import CancelResult
-    from scns.service.jobs import cancel as cancel_jobs
-
-    sock = target()
-    if sock:
-        args: dict[str, object] = {"job_ids": refs, "signal": sig}
-        if spec is not None:
-            args["filter"] = {"names": list(spec.names), "users": list(spec.users),
-                              "states": list(spec.states)}  # fmt: skip
-        answer = call(sock, "cancel", args)
-        return [CancelResult(r["job"], r["outcome"], r.get("tasks", 1), r.get("signal"))
-                for r in answer]  # fmt: skip
-    db, run_dir = open_db()
-    results = cancel_jobs(db, refs, spec=spec, signal=sig)
-    if any(r.outcome in ("signalled", "sent") for r in results):
-        notify(run_dir)
-    return results

@@ -4,7 +4,8 @@
 typer, pydantic and SQLAlchemy imports would cost several times the work itself; so submit
 is parsed by the same sbatch option table used for ``#SBATCH`` lines and talks to SQLite
 through the standard library. ``query`` and ``queue`` take the same kind of path
-(``scns.cli.fast_jobs``) for their plain forms. Everything else goes through the typer app.
+(``scns.cli.fast_jobs``) for their plain forms, ``hold``, ``release`` and ``cancel`` with
+job ids alone theirs (``scns.cli.fast_control``). Everything else goes through the typer app.
 
 Whatever path a command takes, Ctrl-C ends it with one line and exit 130, and a closed
 pipe (``scns queue | head``) ends it quietly. The adapters turn their libraries' errors into
@@ -85,6 +86,12 @@ def _dispatch(args: list[str]) -> int | None:
         from scns.cli.fast_jobs import run as fast
 
         code = fast(args[0], args[1:])
+        if code is not None:
+            return code
+    if args and args[0] in ("hold", "release", "cancel"):
+        from scns.cli.fast_control import run as fast_control
+
+        code = fast_control(args[0], args[1:])
         if code is not None:
             return code
     if args == ["--version"]:  # what scripts ask first: no typer import for it

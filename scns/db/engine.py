@@ -82,7 +82,7 @@ def any_of(name: str, ids: Iterable[int],
     if dialect is None:
         marks, params = in_clause(name, ids)
         return f"IN ({marks})", params
-    joined = ",".join(str(int(i)) for i in ids)
+    joined = ",".join(map(str, ids))  # ints (a bound value either way, never SQL text)
     if dialect == "postgresql":
         return f"= ANY(CAST(:{name} AS INT[]))", {name: "{" + joined + "}"}
     return f"IN (SELECT value FROM json_each(:{name}))", {name: "[" + joined + "]"}

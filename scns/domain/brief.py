@@ -27,5 +27,9 @@ class JobBrief(NamedTuple):
 BRIEF_COLUMNS = "id, uid, user_name, name, state, array_job_id, array_task_id"
 
 
+# JobState(name) goes through Enum.__call__: a tenth of a second over an array's 100,000 tasks
+_STATES = {state.value: state for state in JobState}
+
+
 def brief_from_row(row) -> JobBrief:
-    return JobBrief(row[0], row[1], row[2], row[3], JobState(row[4]), row[5], row[6])
+    return JobBrief(row[0], row[1], row[2], row[3], _STATES[row[4]], row[5], row[6])

@@ -78,13 +78,13 @@ class JobUpdate:
 
 def hold(db: Database, texts: list[str], *, caller: Caller | None = None) -> list[ControlResult]:
     """Keep pending jobs from starting until released (reason JobHeldUser)."""
-    return _apply(db, texts, sql.hold_pending, "held", "not_pending", caller)
+    return _apply(db, texts, sql.hold_pending, "held", "not_pending", caller, "PENDING")
 
 
 def release(db: Database, texts: list[str], *,
             caller: Caller | None = None) -> list[ControlResult]:  # fmt: skip
     """Let held jobs be scheduled again; the next pass gives them their real reason."""
-    return _apply(db, texts, sql.release_held, "released", "not_held", caller)
+    return _apply(db, texts, sql.release_held, "released", "not_held", caller, "PENDING")
 
 
 def update(db: Database, text: str, change: JobUpdate, *,
@@ -148,9 +148,11 @@ def _check_running_change(running: list[Job], fields: dict, change: JobUpdate,
 
 
 def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int]], list[int]],
-           done: str, missed: str, caller: Caller | None) -> list[ControlResult]:  # fmt: skip
+           done: str, missed: str, caller: Caller | None,
+           leaves: str | None = None) -> list[ControlResult]:  # fmt: skip
     """Resolve (and check the rights on) every reference first, then run ``statement`` over
-    each one's jobs."""
+    each one's jobs. ``leaves``: the state every job it changed is in afterwards (when it
+    changed them all, their states need no second read)."""
     targets = []
     for text in texts:
         jobs = resolve(db, parse_job_ref(text), brief=True)
@@ -160,7 +162,10 @@ def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int
     with db.write() as tx:
         for text, ids in targets:
             changed = sum(len(statement(tx, chunk)) for chunk in _chunks(ids))
-            states = {s for chunk in _chunks(ids) for s in sql.distinct_states(tx, chunk)}
+            if leaves is not None and ids and changed == len(ids):
+                states = {leaves}
+            else:
+                states = {s for chunk in _chunks(ids) for s in sql.distinct_states(tx, chunk)}
             state = "PENDING" if "PENDING" in states else min(states, default="PURGED")
             outcome = done if changed else missed if state == "PENDING" else "not_pending"
             results.append(ControlResult(text, outcome, changed, state))
