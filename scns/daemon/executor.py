@@ -55,6 +55,7 @@ class Executor(Signalling, ScriptCopies):
         # emptied job cgroups the kernel would not let go yet (a killed process is still
         # charged until its parent reaps it): removed on a later turn
         self.unremoved: list[cgroups.JobCgroup] = []
+        self.made: dict[int, cgroups.JobCgroup] = {}  # cgroups made by this launch, by job
         self.tracked: dict[int, Tracked] = {}
         self.mem_check_due = 0.0
         self.arrays: dict[int, dict[str, int]] = {}
@@ -103,6 +104,7 @@ class Executor(Signalling, ScriptCopies):
         try:
             return self._commit_starts(spawned, failed)
         finally:
+            self.made.clear()
             now = time.time()
             for path in written:  # also for jobs that did not start after all
                 if not self.script_users.setdefault(path, 0):
@@ -175,6 +177,7 @@ class Executor(Signalling, ScriptCopies):
                                             self.pids_max)  # fmt: skip
         except OSError as exc:
             raise LaunchError(f"cannot create the job's cgroup: {exc.strerror or exc}") from None
+        self.made[job.id] = group
         return group.procs_files
 
     def _commit_starts(self, spawned, failed) -> list[Tracked]:
@@ -197,7 +200,7 @@ class Executor(Signalling, ScriptCopies):
             entry.mem_limit_kb = job.mem_mb * 1024
             entry.epoch = job.restarts
             entry.started_at = now
-            entry.cgroup = self._cgroup_of(job.id)
+            entry.cgroup = self.made.pop(job.id, None) or self._cgroup_of(job.id)
             arm_warning(entry, job)
             self._use_script(entry, self._script_path(job))
             started.append(entry)

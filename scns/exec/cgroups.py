@@ -175,6 +175,7 @@ class Containment:
     def __init__(self, kind: str, parents: dict[str, str]) -> None:
         self.kind = kind  # "cgroup2" or "cgroup1"
         self.parents = parents  # controller ("" on v2) -> this daemon's scns directory
+        self._parent_mems: str | None = None
 
     def job(self, name: str) -> JobCgroup:
         """The (maybe existing) cgroup of a job, by name (node and job id); on v1 only the
@@ -211,7 +212,7 @@ class Containment:
             os.mkdir(directory, 0o755)
             if ctrl in ("", "cpuset") and cpu_ids:
                 if self.kind == "cgroup1":
-                    _copy(self.parents[ctrl], directory, "cpuset.mems")
+                    _write(os.path.join(directory, "cpuset.mems"), self._mems(ctrl))
                 _write(os.path.join(directory, "cpuset.cpus"), ",".join(map(str, cpu_ids)))
             if ctrl in ("", "memory") and mem_bytes:
                 self._limit_memory(directory, mem_bytes)
@@ -219,6 +220,13 @@ class Containment:
                 with contextlib.suppress(FileNotFoundError):
                     _write(os.path.join(directory, "pids.max"), str(pids_max))
         return group
+
+    def _mems(self, ctrl: str) -> str:
+        """The memory nodes a v1 cpuset child must be given: its parent's (read once)."""
+        mems = self._parent_mems
+        if mems is None:
+            mems = self._parent_mems = _read_text(os.path.join(self.parents[ctrl], "cpuset.mems"))
+        return mems
 
     def _limit_memory(self, directory: str, mem_bytes: int) -> None:
         if self.kind == "cgroup2":
