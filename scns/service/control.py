@@ -7,7 +7,7 @@ are guarded on PENDING, so a job the scheduler starts meanwhile is reported, nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scns.db import statements as sql
@@ -16,7 +16,8 @@ from scns.db.statements.jobs import update_running_time
 from scns.domain.job import Job
 from scns.domain.states import JobState
 from scns.errors import Conflict, InvalidInput, PermissionDenied
-from scns.service.jobs import check_may_change, parse_job_ref, resolve
+from scns.service.jobs import bulk_target, check_may_change, parse_job_ref, resolve
+from scns.service.jobs import target_pieces as _pieces
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -147,25 +148,21 @@ def _check_running_change(running: list[Job], fields: dict, change: JobUpdate,
                                    f" {job.display_id}; its owner may shorten it")  # fmt: skip
 
 
-def _apply(db: Database, texts: list[str], statement: Callable[[Tx, Sequence[int]], list[int]],
+def _apply(db: Database, texts: list[str], statement: Callable[[Tx, sql.Target], int],
            done: str, missed: str, caller: Caller | None,
            leaves: str | None = None) -> list[ControlResult]:  # fmt: skip
     """Resolve (and check the rights on) every reference first, then run ``statement`` over
     each one's jobs. ``leaves``: the state every job it changed is in afterwards (when it
     changed them all, their states need no second read)."""
-    targets = []
-    for text in texts:
-        jobs = resolve(db, parse_job_ref(text), brief=True)
-        check_may_change(caller, text, jobs)
-        targets.append((text, [j.id for j in jobs]))
+    targets = [(text, *bulk_target(db, text, caller)) for text in texts]
     results = []
     with db.write() as tx:
-        for text, ids in targets:
-            changed = sum(len(statement(tx, chunk)) for chunk in _chunks(ids))
-            if leaves is not None and ids and changed == len(ids):
+        for text, target, count in targets:
+            changed = sum(statement(tx, piece) for piece in _pieces(target))
+            if leaves is not None and count and changed == count:
                 states = {leaves}
             else:
-                states = {s for chunk in _chunks(ids) for s in sql.distinct_states(tx, chunk)}
+                states = {s for piece in _pieces(target) for s in sql.distinct_states(tx, piece)}
             state = "PENDING" if "PENDING" in states else min(states, default="PURGED")
             outcome = done if changed else missed if state == "PENDING" else "not_pending"
             results.append(ControlResult(text, outcome, changed, state))

@@ -64,6 +64,34 @@ def get_job(db: Database, text: str) -> Job:
     return job
 
 
+def bulk_target(db: Database, text: str, caller: Caller | None) -> tuple[sql.Target, int]:
+    """What a reference names for a bulk change, after the caller's rights are checked, and
+    how many jobs that is. A whole array is ``WholeArray`` (the statements then select by
+    its id): its tasks' rows are not read, only who owns them."""
+    ref = parse_job_ref(text)
+    if ref.task_id is None:
+        with db.read() as tx:
+            head = sql.get_job(tx, ref.job_id)
+            owners = (
+                sql.array_owners(tx, ref.job_id) if head and head.array_job_id == head.id else None
+            )
+        if owners:
+            _check_uids(caller, text, owners)
+            return sql.WholeArray(ref.job_id), sum(owners.values())
+    jobs = resolve(db, ref, brief=True)
+    check_may_change(caller, text, jobs)
+    return [j.id for j in jobs], len(jobs)
+
+
+def _check_uids(caller: Caller | None, text: str, uids) -> None:
+    if caller is None:
+        return
+    from scns.domain.rights import may_change
+
+    if not all(may_change(caller, uid) for uid in uids):
+        raise PermissionDenied(f"job {text} is not yours")
+
+
 def check_may_change(caller: Caller | None, text: str, jobs: list[Job]) -> None:
     """Refuse, before anything changes, when the caller owns none of these jobs' rights."""
     if caller is None:  # personal mode: the one user is its own operator
@@ -314,17 +342,22 @@ def cancel(db: Database, texts: list[str], now: float | None = None, *,
     now = time.time() if now is None else now
     if signal == signals.SIGKILL:
         signal = None
-    targets = cancel_targets(db, texts, spec, caller, running_only=signal is not None)
-    for text, jobs in targets:
-        check_may_change(caller, text, jobs)
+    targets: list[tuple[str, sql.Target]] = []
+    if texts and spec is None:  # a whole array is acted on as one set
+        targets = [(text, bulk_target(db, text, caller)[0]) for text in texts]
+    else:
+        for text, jobs in cancel_targets(db, texts, spec, caller,
+                                         running_only=signal is not None):  # fmt: skip
+            check_may_change(caller, text, jobs)
+            targets.append((text, [j.id for j in jobs]))
     results = []
     with db.write() as tx:
-        for text, jobs in targets:
-            ids = [j.id for j in jobs]
+        for text, target in targets:
             if signal is None:
-                results.append(_cancel_one(tx, text, ids, now))
+                results.append(_cancel_one(tx, text, target, now))
             else:
-                asked = [i for chunk in _chunks(ids) for i in sql.request_signal(tx, chunk, signal)]
+                asked = [i for piece in target_pieces(target)
+                         for i in sql.request_signal(tx, piece, signal)]  # fmt: skip
                 outcome = "sent" if asked else "not_running"
                 results.append(CancelResult(text, outcome, len(asked), signal))
         sql.notify(tx, "cancel")
@@ -371,18 +404,26 @@ def _selected(job: Job, spec: JobFilter) -> bool:
     return not spec.states or job.state.value in spec.states
 
 
-def _cancel_one(tx, text: str, ids: list[int], now: float) -> CancelResult:
+def _cancel_one(tx, text: str, target: sql.Target, now: float) -> CancelResult:
     pending: set[int] = set()
     flagged: set[int] = set()
-    for chunk in _chunks(ids):
-        done = sql.cancel_pending(tx, chunk, now, "cancelled by user")
+    for piece in target_pieces(target):
+        done = sql.cancel_pending(tx, piece, now, "cancelled by user")
         pending.update(done)
-        live = [i for i in chunk if i not in pending]
+        if isinstance(piece, sql.WholeArray):  # its pending tasks are CANCELLED by now
+            flagged.update(i for i, _node in sql.request_cancel(tx, piece))
+            continue
+        live = [i for i in piece if i not in pending]
         if live:
             flagged.update(i for i, _node in sql.request_cancel(tx, live))
     sql.add_events(tx, sorted(pending), now, "cancelled", "by user while pending")
     outcome = "signalled" if flagged else "cancelled" if pending else "already_finished"
     return CancelResult(text, outcome, len(pending) + len(flagged))
+
+
+def target_pieces(target: sql.Target) -> list:
+    """A whole array is one piece; an id list goes in chunks."""
+    return [target] if isinstance(target, sql.WholeArray) else _chunks(list(target))
 
 
 def _chunks(ids: list[int], size: int = 1_000_000) -> list[list[int]]:

@@ -27,7 +27,9 @@ from scns.db.statements.cluster import (
 from scns.db.statements.common import dumps, job_from_row
 from scns.db.statements.dependencies import has_live_namesake_before, referenced_job_states
 from scns.db.statements.jobs import (
+    WholeArray,
     add_events,
+    array_owners,
     array_stats,
     cancel_pending,
     count_live_jobs,
@@ -85,10 +87,16 @@ from scns.db.statements.stats import (
     waits_since,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what a bulk statement acts on: ids, or a WholeArray
+    from scns.db.statements.jobs import Target as Target
+
 __all__ = [
+    "WholeArray",
     "add_event",
     "add_events",
     "allocate",
+    "array_owners",
     "array_stats",
     "cancel_pending",
     "cancel_requested_on_node",

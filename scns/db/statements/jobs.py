@@ -13,6 +13,10 @@ from scns.domain.record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: collections.abc loads collections (~2 ms a command)
     from collections.abc import Iterable, Sequence
+    from typing import TypeAlias
+
+    # What a bulk statement acts on: these ids, or every task of one array.
+    Target: TypeAlias = "Sequence[int] | WholeArray"
 
 
 def reserve_job_ids(tx: Tx, count: int) -> list[int]:
@@ -285,6 +289,34 @@ def job_states(tx: Tx, ids: Iterable[int]) -> dict[int, tuple[str, int | None]]:
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
+class WholeArray:
+    """Every task of an array, named by the array's id: bulk statements then select
+    ``WHERE array_job_id = :a`` (the array index) instead of binding 100,000 ids."""
+
+    __slots__ = ("array_job_id",)
+
+    def __init__(self, array_job_id: int) -> None:
+        self.array_job_id = array_job_id
+
+    def __repr__(self) -> str:
+        return f"WholeArray({self.array_job_id})"
+
+
+def _where(tx: Tx, target: Target) -> tuple[str, dict[str, object]]:
+    """The WHERE condition naming ``target``, and its parameters."""
+    if isinstance(target, WholeArray):
+        return "array_job_id = :a", {"a": target.array_job_id}
+    marks, params = any_of("i", target, tx.dialect)
+    return f"id {marks}", params
+
+
+def array_owners(tx: Tx, array_job_id: int) -> dict[int, int]:
+    """{uid: how many tasks} of an array: what a rights check needs, without its rows."""
+    rows = tx.rows("SELECT uid, COUNT(*) FROM jobs WHERE array_job_id = :a GROUP BY uid",
+                   {"a": array_job_id})  # fmt: skip
+    return {r[0]: r[1] for r in rows}
+
+
 def add_events(tx: Tx, job_ids: Sequence[int], now: float, kind: str,
                detail: str | None) -> None:  # fmt: skip
     """The same event for many jobs, in one statement (an array's 100,000 tasks). The ids
@@ -303,11 +335,10 @@ def add_events(tx: Tx, job_ids: Sequence[int], now: float, kind: str,
     )
 
 
-def distinct_states(tx: Tx, ids: Iterable[int]) -> set[str]:
+def distinct_states(tx: Tx, target: Target) -> set[str]:
     """The states these jobs are in (one row per state, not per job)."""
-    marks, params = any_of("i", ids, tx.dialect)
-    return {r[0] for r in tx.rows(f"SELECT DISTINCT state FROM jobs WHERE id {marks}",
-                                  params)}  # fmt: skip
+    where, params = _where(tx, target)
+    return {r[0] for r in tx.rows(f"SELECT DISTINCT state FROM jobs WHERE {where}", params)}
 
 
 def array_stats(tx: Tx, array_job_id: int) -> dict[str, int]:
@@ -319,38 +350,37 @@ def array_stats(tx: Tx, array_job_id: int) -> dict[str, int]:
     return {"count": row[0], "min": row[1], "max": row[2]}
 
 
-def cancel_pending(tx: Tx, job_ids: Sequence[int], now: float, reason: str) -> list[int]:
+def cancel_pending(tx: Tx, target: Target, now: float, reason: str) -> list[int]:
     """PENDING -> CANCELLED at once; returns the ids that were still pending."""
-    marks, params = any_of("i", job_ids, tx.dialect)
+    where, params = _where(tx, target)
     params.update(now=now, reason=reason)
     rows = tx.rows(
         f"UPDATE jobs SET state = 'CANCELLED', end_time = :now, reason = :reason"
-        f" WHERE id {marks} AND state = 'PENDING' RETURNING id",
+        f" WHERE {where} AND state = 'PENDING' RETURNING id",
         params,
     )
     return [r[0] for r in rows]
 
 
-def request_cancel(tx: Tx, job_ids: Sequence[int]) -> list[tuple[int, str | None]]:
+def request_cancel(tx: Tx, target: Target) -> list[tuple[int, str | None]]:
     """Flag live allocated jobs for their node's daemon to signal; returns (id, node)."""
-    marks, params = any_of("i", job_ids, tx.dialect)
+    where, params = _where(tx, target)
     return [
         (r[0], r[1])
         for r in tx.rows(
-            f"UPDATE jobs SET cancel_requested = 1 WHERE id {marks}"
+            f"UPDATE jobs SET cancel_requested = 1 WHERE {where}"
             f" AND state IN {_ALLOCATED} RETURNING id, node",
             params,
         )
     ]
 
 
-def request_signal(tx: Tx, job_ids: Sequence[int], sig: int) -> list[int]:
+def request_signal(tx: Tx, target: Target, sig: int) -> list[int]:
     """Ask running jobs' nodes to deliver ``sig`` (scancel --signal); returns those asked."""
-    marks, params = any_of("i", job_ids, tx.dialect)
+    where, params = _where(tx, target)
     params["sig"] = sig
     rows = tx.rows(
-        f"UPDATE jobs SET pending_signal = :sig WHERE id {marks} AND state = 'RUNNING'"
-        " RETURNING id",
+        f"UPDATE jobs SET pending_signal = :sig WHERE {where} AND state = 'RUNNING' RETURNING id",
         params,
     )
     return [r[0] for r in rows]
@@ -371,26 +401,23 @@ def request_requeue(tx: Tx, job_ids: Sequence[int]) -> list[int]:
 _UPDATABLE = ("priority", "nice", "time_limit_s")
 
 
-def hold_pending(tx: Tx, job_ids: Sequence[int]) -> list[int]:
-    """Hold pending jobs (PENDING stays PENDING, held = 1); returns the ids that were pending."""
-    marks, params = any_of("i", job_ids, tx.dialect)
-    rows = tx.rows(
+def hold_pending(tx: Tx, target: Target) -> int:
+    """Hold pending jobs (PENDING stays PENDING, held = 1); returns how many were pending."""
+    where, params = _where(tx, target)
+    return tx.run(
         "UPDATE jobs SET held = 1, reason = 'JobHeldUser', expected_start_time = NULL"
-        f" WHERE id {marks} AND state = 'PENDING' RETURNING id",
+        f" WHERE {where} AND state = 'PENDING'",
         params,
     )
-    return [r[0] for r in rows]
 
 
-def release_held(tx: Tx, job_ids: Sequence[int]) -> list[int]:
-    """Release held pending jobs for the next pass to judge; returns the ids that were held."""
-    marks, params = any_of("i", job_ids, tx.dialect)
-    rows = tx.rows(
-        "UPDATE jobs SET held = 0, reason = NULL"
-        f" WHERE id {marks} AND held = 1 AND state = 'PENDING' RETURNING id",
+def release_held(tx: Tx, job_ids: Target) -> int:
+    """Release held pending jobs for the next pass to judge; returns how many were held."""
+    where, params = _where(tx, job_ids)
+    return tx.run(
+        f"UPDATE jobs SET held = 0, reason = NULL WHERE {where} AND held = 1 AND state = 'PENDING'",
         params,
     )
-    return [r[0] for r in rows]
 
 
 def update_pending(tx: Tx, job_ids: Sequence[int], fields: dict[str, object]) -> int:
