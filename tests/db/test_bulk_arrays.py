@@ -211,6 +211,7 @@ def _seed_array(db, n: int, now: float) -> int:
 
 
 def test_bulk_changes_bind_more_than_65535_ids_on_postgresql(pg_db) -> None:
+    from scns.db import statements as sql
     from scns.service import control
     from scns.service.cleanup import CleanupPolicy, cleanup
     from scns.service.jobs import cancel
@@ -227,8 +228,14 @@ def test_bulk_changes_bind_more_than_65535_ids_on_postgresql(pg_db) -> None:
         task_ids = {r[0] for r in tx.rows("SELECT id FROM jobs WHERE array_job_id = :a",
                                           {"a": array})}  # fmt: skip
     assert len(task_ids) == MANY
+    ids = sorted(task_ids)
+    with pg_db.write() as tx:  # the id-list form of the bulk statements, > 65,535 ids bound
+        assert sql.release_held(tx, ids) == MANY
+        assert sql.hold_pending(tx, ids) == MANY
+        assert sql.distinct_states(tx, ids) == {"PENDING"}
+        assert sql.known_job_ids(tx, ids) == task_ids
 
-    [result] = control.release(pg_db, [str(array)])
+    [result] = control.release(pg_db, [str(array)])  # the whole array, as one set
     assert (result.outcome, result.changed) == ("released", MANY)
     assert count(in_array + " AND held = 0 AND state = 'PENDING'", {"a": array}) == MANY
 
