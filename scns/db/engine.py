@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
     from scns.db.postgres import PsycopgDatabase, SqlAlchemyDatabase, rewrite_placeholders
 
 __all__ = ["Database", "DatabaseError", "PsycopgDatabase", "SqlAlchemyDatabase",
-           "SqliteDatabase", "StatementError", "Tx", "any_of", "in_clause", "open_database",
-           "rewrite_placeholders", "sqlite_path"]  # fmt: skip
+           "SqliteDatabase", "StatementError", "Tx", "any_of", "id_rows", "in_clause",
+           "open_database", "rewrite_placeholders", "sqlite_path"]  # fmt: skip
 
 _POSTGRES_NAMES = ("PsycopgDatabase", "SqlAlchemyDatabase", "rewrite_placeholders")
 
@@ -82,7 +82,20 @@ def any_of(name: str, ids: Iterable[int],
     if dialect is None:
         marks, params = in_clause(name, ids)
         return f"IN ({marks})", params
-    joined = ",".join(map(str, ids))  # ints (a bound value either way, never SQL text)
     if dialect == "postgresql":
-        return f"= ANY(CAST(:{name} AS INT[]))", {name: "{" + joined + "}"}
-    return f"IN (SELECT value FROM json_each(:{name}))", {name: "[" + joined + "]"}
+        return f"= ANY(CAST(:{name} AS INT[]))", {name: _id_array(ids, dialect)}
+    rows, params = id_rows(name, ids, dialect)
+    return f"IN ({rows})", params
+
+
+def id_rows(name: str, ids: Iterable[int], dialect: str) -> tuple[str, dict[str, object]]:
+    """A SELECT giving one row per id, the ids bound as ONE parameter (as in any_of)."""
+    if dialect == "postgresql":
+        return f"SELECT unnest(CAST(:{name} AS INT[]))", {name: _id_array(ids, dialect)}
+    return f"SELECT value FROM json_each(:{name})", {name: _id_array(ids, dialect)}
+
+
+def _id_array(ids: Iterable[int], dialect: str) -> str:
+    """The ids as one array value: ``{1,2}`` for PostgreSQL, ``[1,2]`` (JSON) for SQLite."""
+    joined = ",".join(map(str, ids))  # ints (a bound value either way, never SQL text)
+    return "{" + joined + "}" if dialect == "postgresql" else "[" + joined + "]"

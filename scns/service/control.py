@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from scns.domain.rights import Caller
 
 # Bound the placeholders of one statement (SQLite allows 32,766; arrays reach 1,000,001 tasks).
-CHUNK = 1_000_000  # id lists are one bound parameter (in_clause): no per-id cost
 _MAX_PRIORITY = 2_000_000_000
 
 
@@ -117,9 +116,9 @@ def update(db: Database, text: str, change: JobUpdate, *,
         raise _not_pending(finished[0])
     with db.write() as tx:
         columns: dict[str, object] = dict(fields)
-        matched = sum(sql.update_pending(tx, chunk, columns) for chunk in _chunks(pending))
+        matched = sum(sql.update_pending(tx, chunk, columns) for chunk in _pieces(pending))
         matched += sum(update_running_time(tx, chunk, change.time_limit_s)
-                       for chunk in _chunks([j.id for j in running]))  # fmt: skip
+                       for chunk in _pieces([j.id for j in running]))  # fmt: skip
         if matched != len(jobs):
             raise Conflict(f"job {text} changed state meanwhile: nothing was changed")
         if running:
@@ -174,10 +173,6 @@ def _not_pending(job: Job) -> Conflict:
                     " can be updated")  # fmt: skip
 
 
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
-
-
 def signal_jobs(db: Database, texts: list[str], sig: int, *,
                 caller: Caller | None = None) -> list[int]:  # fmt: skip
     """Ask the nodes of these running jobs to deliver ``sig`` (scancel --signal); every
@@ -188,7 +183,7 @@ def signal_jobs(db: Database, texts: list[str], sig: int, *,
         check_may_change(caller, text, jobs)
         targets += [j.id for j in jobs]
     with db.write() as tx:
-        asked = [i for chunk in _chunks(targets) for i in sql.request_signal(tx, chunk, sig)]
+        asked = [i for chunk in _pieces(targets) for i in sql.request_signal(tx, chunk, sig)]
         if asked:
             sql.notify(tx, "cancel")  # "look around": the nodes pick the signal up
     return asked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from scns.db import statements as sql
@@ -72,33 +72,30 @@ def bulk_target(db: Database, text: str, caller: Caller | None) -> tuple[sql.Tar
     if ref.task_id is None:
         with db.read() as tx:
             head = sql.get_job(tx, ref.job_id)
-            owners = (
-                sql.array_owners(tx, ref.job_id) if head and head.array_job_id == head.id else None
-            )
+            is_array = head is not None and head.array_job_id == head.id
+            owners = sql.array_owners(tx, ref.job_id) if is_array else {}
+        if head is not None and not is_array:  # one job: already read
+            check_may_change(caller, text, [head])
+            return [head.id], 1
         if owners:
             _check_uids(caller, text, owners)
             return sql.WholeArray(ref.job_id), sum(owners.values())
-    jobs = resolve(db, ref, brief=True)
+    jobs = resolve(db, ref, brief=True)  # one task, or nothing (NotFound)
     check_may_change(caller, text, jobs)
     return [j.id for j in jobs], len(jobs)
 
 
-def _check_uids(caller: Caller | None, text: str, uids) -> None:
-    if caller is None:
-        return
-    from scns.domain.rights import may_change
-
-    if not all(may_change(caller, uid) for uid in uids):
-        raise PermissionDenied(f"job {text} is not yours")
-
-
 def check_may_change(caller: Caller | None, text: str, jobs: list[Job]) -> None:
     """Refuse, before anything changes, when the caller owns none of these jobs' rights."""
+    _check_uids(caller, text, (job.uid for job in jobs))
+
+
+def _check_uids(caller: Caller | None, text: str, uids: Iterable[int]) -> None:
     if caller is None:  # personal mode: the one user is its own operator
         return
     from scns.domain.rights import may_change
 
-    if not all(may_change(caller, job.uid) for job in jobs):
+    if not all(may_change(caller, uid) for uid in uids):
         raise PermissionDenied(f"job {text} is not yours")
 
 
@@ -427,5 +424,5 @@ def target_pieces(target: sql.Target) -> list:
 
 
 def _chunks(ids: list[int], size: int = 1_000_000) -> list[list[int]]:
-    """Id lists are one bound parameter (in_clause): a chunk only bounds its text's size."""
+    """Id lists are one bound parameter (any_of): a chunk only bounds its text's size."""
     return [ids[i : i + size] for i in range(0, len(ids), size)]

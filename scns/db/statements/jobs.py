@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scns.db.engine import Tx, any_of, in_clause
+from scns.db.engine import Tx, any_of, id_rows, in_clause
 from scns.db.statements.common import ALLOCATED as _ALLOCATED
 from scns.db.statements.common import COLS as _COLS
 from scns.db.statements.common import LIVE as _LIVE
@@ -323,15 +323,12 @@ def add_events(tx: Tx, job_ids: Sequence[int], now: float, kind: str,
     are ones this transaction just changed (they exist): they are not looked up again."""
     if not job_ids:
         return
-    joined = ",".join(map(str, job_ids))
-    if tx.dialect == "postgresql":
-        source, ids = "SELECT unnest(CAST(:ids AS INT[]))", "{" + joined + "}"
-    else:
-        source, ids = "SELECT value FROM json_each(:ids)", "[" + joined + "]"
+    source, params = id_rows("ids", job_ids, tx.dialect)
+    params.update(now=now, kind=kind, detail=detail)
     tx.run(
         f"INSERT INTO events (job_id, time, kind, detail) SELECT x.*, :now, :kind, :detail"
         f" FROM ({source}) x",
-        {"ids": ids, "now": now, "kind": kind, "detail": detail},
+        params,
     )
 
 
@@ -411,9 +408,9 @@ def hold_pending(tx: Tx, target: Target) -> int:
     )
 
 
-def release_held(tx: Tx, job_ids: Target) -> int:
+def release_held(tx: Tx, target: Target) -> int:
     """Release held pending jobs for the next pass to judge; returns how many were held."""
-    where, params = _where(tx, job_ids)
+    where, params = _where(tx, target)
     return tx.run(
         f"UPDATE jobs SET held = 0, reason = NULL WHERE {where} AND held = 1 AND state = 'PENDING'",
         params,
