@@ -12,7 +12,7 @@ import time
 import seed
 from harness import CPUS, Home, Reader, median, time_python_pass
 from report import Figure, ms
-from scenarios import measure_submit_to_start, require, wait_idle, warm
+from scenarios import interleaved, measure_submit_to_start, require, wait_idle, warm
 
 
 def reference_home() -> tuple[Home, int]:
@@ -20,20 +20,6 @@ def reference_home() -> tuple[Home, int]:
     home = warm(Home.fresh("ref"))
     first, _ = seed.seed_finished(home.db_path, 1)
     return home, first
-
-
-def interleaved(reps: int, samples: int, a, b) -> tuple[list[float], list[float], list[float]]:
-    """Per-rep medians of ``b`` (ms), every sample of ``a`` (ms), per-rep medians of ``a``."""
-    b_meds, a_all, a_meds = [], [], []
-    for _ in range(reps):
-        xs, ys = [], []
-        for _ in range(samples):
-            xs.append(ms(a()))
-            ys.append(ms(b()))
-        a_all += xs
-        a_meds.append(median(xs))
-        b_meds.append(median(ys))
-    return b_meds, a_all, a_meds
 
 
 def big_queue(p: dict, base: dict) -> list[Figure]:

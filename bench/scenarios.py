@@ -375,14 +375,25 @@ def _timed(argv: list[str], env: dict[str, str], cwd: str = "/") -> float:
 def _interleaved_submit(p, python, scns, env) -> tuple[list[float], float]:
     submit = [scns, "submit", "--parsable", "-H", "--wrap", "true"]
     _timed(submit, env)  # the first command of a home creates its database
-    medians, passes = [], []
-    for _ in range(p["reps"]):
-        samples = []
-        for _ in range(p["submit_n"]):
-            passes.append(_timed([python, "-c", "pass"], env))
-            samples.append(_timed(submit, env))
-        medians.append(ms(median(samples)))
-    return medians, ms(median(passes))
+    medians, passes, _ = interleaved(
+        p["reps"], p["submit_n"], lambda: _timed([python, "-c", "pass"], env),
+        lambda: _timed(submit, env),
+    )  # fmt: skip
+    return medians, median(passes)
+
+
+def interleaved(reps: int, samples: int, a, b) -> tuple[list[float], list[float], list[float]]:
+    """Per-rep medians of ``b`` (ms), every sample of ``a`` (ms), per-rep medians of ``a``."""
+    b_meds, a_all, a_meds = [], [], []
+    for _ in range(reps):
+        xs, ys = [], []
+        for _ in range(samples):
+            xs.append(ms(a()))
+            ys.append(ms(b()))
+        a_all += xs
+        a_meds.append(median(xs))
+        b_meds.append(median(ys))
+    return b_meds, a_all, a_meds
 
 
 def _installed_embedded(p, python, scns, env) -> Figure:
