@@ -6,7 +6,6 @@ Sending is best effort: a lost wake-up only costs the daemon's fallback poll int
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 _SUFFIX = ".sock"
@@ -32,9 +31,10 @@ def notify(run_dir: str, only: str | None = None) -> None:
         for name in names:
             if not name.endswith(_SUFFIX) or (only and name != only + _SUFFIX):
                 continue
-            # a full buffer means it is already woken; a stale socket has no listener
-            with contextlib.suppress(OSError):
+            try:  # a full buffer means it is already woken; a stale socket has no listener
                 sock.sendto(b"!", os.path.join(directory, name))
+            except OSError:
+                pass
     finally:
         sock.close()
 
@@ -67,5 +67,7 @@ class WakeSocket:
 
     def close(self) -> None:
         self.sock.close()
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(self.path)
+        except OSError:
+            pass

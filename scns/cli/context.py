@@ -8,16 +8,26 @@ from scns import paths
 from scns.db.engine import Database, open_database
 from scns.db.migrate import ensure_schema
 
+_OPENED: list[Database] = []
+
 
 def open_db(env=os.environ, *, synchronous: str = "FULL") -> tuple[Database, str]:
     """The checked database and the run directory, without building the full Settings."""
     config = paths.read_config(env)
     url = paths.database_url(env, config)
     db = open_database(url, short_lived=True)
+    _OPENED.append(db)
     if db.dialect == "sqlite":
         db._synchronous = synchronous  # type: ignore[attr-defined]
     ensure_schema(db)
     return db, paths.run_dir(paths.home_dir(env))
+
+
+def close_databases() -> None:
+    """Close what ``open_db`` opened: SQLite checkpoints its WAL, libpq says goodbye to the
+    server. The fast exit calls this; it would otherwise happen in the interpreter's teardown."""
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def notify(run_dir: str) -> None:

@@ -12,28 +12,36 @@ the interface from.
 from __future__ import annotations
 
 from scns.db.errors import DatabaseError, StatementError
-from scns.db.sqlite import SqliteDatabase, sqlite_path
+from scns.db.placeholders import rewrite_placeholders
 from scns.db.transactions import Database, Tx
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
     from collections.abc import Iterable, Mapping
 
-    from scns.db.postgres import PsycopgDatabase, SqlAlchemyDatabase, rewrite_placeholders
+    from scns.db.postgres import PsycopgDatabase, SqlAlchemyDatabase
+    from scns.db.sqlite import SqliteDatabase, sqlite_path
 
 __all__ = ["Database", "DatabaseError", "PsycopgDatabase", "SqlAlchemyDatabase",
            "SqliteDatabase", "StatementError", "Tx", "any_of", "id_rows", "in_clause",
            "open_database", "rewrite_placeholders", "sqlite_path"]  # fmt: skip
 
-_POSTGRES_NAMES = ("PsycopgDatabase", "SqlAlchemyDatabase", "rewrite_placeholders")
+_POSTGRES_NAMES = ("PsycopgDatabase", "SqlAlchemyDatabase")
+_SQLITE_NAMES = ("SqliteDatabase", "sqlite_path")
 
 
 def __getattr__(name: str) -> object:
-    """The PostgreSQL backends, imported on first use (the embedded CLI never needs them)."""
+    """The backends, each imported on first use: the embedded CLI never needs PostgreSQL's,
+    and a command on PostgreSQL does not load SQLite's driver (~4 ms: _sqlite3 imports
+    functools and collections)."""
     if name in _POSTGRES_NAMES:
         from scns.db import postgres
 
         return getattr(postgres, name)
+    if name in _SQLITE_NAMES:
+        from scns.db import sqlite
+
+        return getattr(sqlite, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -42,19 +50,24 @@ def open_database(
 ) -> Database:
     """Pick the connection kind from the URL scheme (and from how long the caller lives)."""
     if url.startswith("sqlite:///"):
+        from scns.db.sqlite import SqliteDatabase
+
         return SqliteDatabase(url)
     if url.startswith(("postgresql", "postgres")):
         if url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url[len("postgres://") :]
         elif url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        from scns.db import postgres
-
         if short_lived:
             from scns.db.libpq import LibpqDatabase, load
 
             lib = load()
-            return LibpqDatabase(url, lib) if lib is not None else postgres.PsycopgDatabase(url)
+            if lib is not None:
+                return LibpqDatabase(url, lib)
+        from scns.db import postgres
+
+        if short_lived:
+            return postgres.PsycopgDatabase(url)
         return postgres.SqlAlchemyDatabase(url, pool=pool)
     raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 

@@ -10,15 +10,14 @@ through it as well.
 from __future__ import annotations
 
 import ctypes
-from contextlib import contextmanager, suppress
 
 from scns.db.errors import DatabaseError, StatementError, database_error
-from scns.db.postgres import rewrite_placeholders
+from scns.db.placeholders import rewrite_placeholders
 from scns.db.transactions import Database, Tx
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
 _OK = (1, 2)  # PGRES_COMMAND_OK, PGRES_TUPLES_OK
 _INTS = {20, 21, 23, 26}
@@ -171,29 +170,62 @@ class LibpqDatabase(Database):
             raise LibpqError(f"the database refused a statement: {first}")
         return result
 
-    @contextmanager
-    def write(self) -> Iterator[Tx]:
-        tx = _LibpqTx(self)
-        tx.run("BEGIN")
-        try:
-            yield tx
-        except BaseException:
-            if self._conn is not None:  # a rollback that fails must not hide why it ran
-                with suppress(DatabaseError):
-                    self.lib.PQclear(self.execute(b"ROLLBACK", 0, (ctypes.c_char_p * 1)()))
-            raise
-        tx.run("COMMIT")
+    def write(self) -> _Transaction:
+        return _Transaction(self)
 
-    @contextmanager
-    def read(self) -> Iterator[Tx]:
+    def read(self) -> _Statements:
         """Statements on their own, without BEGIN and COMMIT (two round trips saved): under
         READ COMMITTED each statement takes its own snapshot even inside a transaction."""
-        yield _LibpqTx(self)
+        return _Statements(self)
+
+    def rollback(self) -> None:
+        """ROLLBACK after a failed block; a rollback that fails must not hide why it ran."""
+        if self._conn is not None:
+            try:
+                self.lib.PQclear(self.execute(b"ROLLBACK", 0, (ctypes.c_char_p * 1)()))
+            except DatabaseError:
+                pass
 
     def close(self) -> None:
         if self._conn is not None:
             self.lib.PQfinish(self._conn)
             self._conn = None
+
+
+class _Transaction:
+    """BEGIN on entry, COMMIT when the block ends, ROLLBACK when it raises (a with-block
+    object, not a contextlib generator: see scns.db.transactions)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: LibpqDatabase) -> None:
+        self._db = db
+
+    def __enter__(self) -> Tx:
+        tx = _LibpqTx(self._db)
+        tx.run("BEGIN")
+        return tx
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        if kind is None:
+            _LibpqTx(self._db).run("COMMIT")
+        else:
+            self._db.rollback()
+
+
+class _Statements:
+    """Statements that each commit by themselves (``read()``)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: LibpqDatabase) -> None:
+        self._db = db
+
+    def __enter__(self) -> Tx:
+        return _LibpqTx(self._db)
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
 
 
 def _libpq_dsn(url: str) -> str:

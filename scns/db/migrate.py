@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 
 from scns.db.errors import DatabaseError, StatementError
-from scns.db.sqlite import SqliteDatabase
 from scns.db.transactions import Database
 from scns.errors import ScnsError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from scns.db.sqlite import SqliteDatabase
 
 HEAD_REVISION = "0004"
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
@@ -38,8 +41,8 @@ def ensure_schema(db: Database) -> None:
     revision = current_revision(db)
     if revision == HEAD_REVISION:
         return
-    if isinstance(db, SqliteDatabase):
-        _upgrade_sqlite_once(db)
+    if db.dialect == "sqlite":
+        _upgrade_sqlite_once(db)  # type: ignore[arg-type]
         return
     if revision is None:
         raise SchemaOutOfDate(

@@ -8,6 +8,7 @@ import time
 from contextlib import contextmanager, suppress
 
 from scns.db.errors import DatabaseError, database_error, first_line
+from scns.db.placeholders import rewrite_placeholders
 from scns.db.transactions import Database, Tx
 
 TYPE_CHECKING = False
@@ -198,41 +199,6 @@ def _pyformat(sql: str) -> str:
         converted, _names = rewrite_placeholders(escaped, lambda name, _n: f"%({name})s")
         _PYFORMAT_CACHE[sql] = converted
     return converted
-
-
-_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
-
-
-def rewrite_placeholders(sql: str, render) -> tuple[str, list[str]]:
-    """Each ``:name`` placeholder replaced by ``render(name, n)`` (n: 1 for the first name
-    seen, the same n each time a name repeats), and the names in that order.
-
-    What ``re.sub(r"(?<![:\\w]):([A-Za-z_]\\w*)", ...)`` would do, without importing re
-    (~3 ms of every CLI command on PostgreSQL): ``::type`` casts and words like ``a:b`` stay.
-    """
-    order: dict[str, int] = {}
-    out = []
-    done = i = 0
-    while (i := sql.find(":", i)) >= 0:
-        before = sql[i - 1] if i else ""
-        start = i + 1
-        if (
-            before == ":"
-            or before == "_"
-            or before.isalnum()
-            or sql[start : start + 1] not in _NAME_START
-        ):
-            i = start
-            continue
-        end = start + 1
-        while end < len(sql) and (sql[end] == "_" or sql[end].isalnum()):
-            end += 1
-        name = sql[start:end]
-        out.append(sql[done:i])
-        out.append(render(name, order.setdefault(name, len(order) + 1)))
-        done = i = end
-    out.append(sql[done:])
-    return "".join(out), list(order)
 
 
 class PsycopgDatabase(Database):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager, suppress
 
 try:  # the C module alone: the sqlite3 package adds datetime adapters scns never uses (~2 ms)
     import _sqlite3 as sqlite3
@@ -17,7 +16,7 @@ from scns.db.transactions import Database, Tx
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from scns.db.transactions import Params
 
@@ -83,8 +82,10 @@ class SqliteDatabase(Database):
         ):
             raise DatabaseError(f"database {self.path} is not writable")
         if not os.path.exists(self.path):  # 0600: it holds users' environments
-            with suppress(OSError):
+            try:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+            except OSError:
+                pass  # sqlite3.connect says why, in its own words
         try:
             conn = sqlite3.connect(
                 self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None
@@ -99,35 +100,45 @@ class SqliteDatabase(Database):
             raise DatabaseError(f"cannot open database {self.path}: {exc}") from None
         return conn
 
-    @contextmanager
-    def write(self) -> Iterator[Tx]:
-        conn = self.connection()
-        _begin_immediate(conn)
-        try:
-            yield _SqliteTx(conn)
-        except BaseException:
-            _rollback(conn)
-            raise
-        _commit(conn)
+    def write(self) -> _Transaction:
+        return _Transaction(self.connection(), _begin_immediate)
 
-    @contextmanager
-    def read(self) -> Iterator[Tx]:
-        conn = self.connection()
-        try:
-            conn.execute("BEGIN")
-        except sqlite3.Error as exc:
-            raise database_error(exc) from exc
-        try:
-            yield _SqliteTx(conn)
-        except BaseException:
-            _rollback(conn)
-            raise
-        _commit(conn)
+    def read(self) -> _Transaction:
+        return _Transaction(self.connection(), _begin)
 
     def close(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
         self._conn = None
+
+
+class _Transaction:
+    """One transaction as a with-block: begun on entry, committed when the block ends,
+    rolled back when it raises (the exception goes on)."""
+
+    __slots__ = ("_begin", "_conn")
+
+    def __init__(self, conn: sqlite3.Connection, begin: Callable[[sqlite3.Connection], None]):
+        self._conn = conn
+        self._begin = begin
+
+    def __enter__(self) -> Tx:
+        self._begin(self._conn)
+        return _SqliteTx(self._conn)
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        if kind is None:
+            _commit(self._conn)
+        else:
+            _rollback(self._conn)
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """A deferred BEGIN: the read snapshot starts at the first statement."""
+    try:
+        conn.execute("BEGIN")
+    except sqlite3.Error as exc:
+        raise database_error(exc) from exc
 
 
 def _commit(conn: sqlite3.Connection) -> None:
@@ -143,8 +154,10 @@ def _rollback(conn: sqlite3.Connection) -> None:
     """ROLLBACK if a transaction is still open: SQLite may have rolled back already (a full
     disk does), and a failing rollback must not hide the error that caused it."""
     if conn.in_transaction:
-        with suppress(sqlite3.Error):
+        try:
             conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:

@@ -48,16 +48,17 @@ def has_placeholders(pattern: str) -> bool:
 def expand_path_pattern(
     pattern: str,
     *,
-    job_id: int,
+    job_id: int | str,
     name: str,
     user: str,
     array_job_id: int | None = None,
-    array_task_id: int | None = None,
+    array_task_id: int | str | None = None,
     node: str | None = None,
 ) -> str:
     """Fill in %j %x %u %A %a %N and %% as Slurm does; `\\` anywhere turns expansion off.
 
-    A width (`%4j`) zero-pads numbers only and is ignored for text, as in Slurm.
+    A width (`%4j`) zero-pads numbers only and is ignored for text, as in Slurm. A string
+    given for a number (an array's stand-in, see scns.service.store) is put in as it is.
     """
     if "\\" in pattern:
         return pattern.replace("\\", "")

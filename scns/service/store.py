@@ -161,34 +161,35 @@ def _check_rights(caller: Caller, request: JobRequest) -> None:
         raise PermissionDenied(why)
 
 
-# Stand-ins for %j and %a when one expansion serves every task of an array.
-_JOB_MARK, _TASK_MARK = 987654321987654, 876543219876543
+# Stand-ins for %j and %a while an array's patterns are expanded once: NUL never occurs in
+# a path (the kernel refuses it), so a stand-in can neither be in the pattern nor be formed
+# by the digits around it (digit marks could: %A next to a digit mark spelled the other one).
+_JOB_MARK, _TASK_MARK = "\0j\0", "\0a\0"
 
 
 def _path_maker(request: JobRequest, user: str, array_id, env):
     """(job id, task) -> (stdout, stderr) paths. An array's patterns are expanded once, with
     stand-ins for %j and %a replaced per task (a 100,000-task array pays one expansion);
-    padded placeholders (%4a) or a stand-in already in the text take the exact path."""
+    padded placeholders (%4a) or a NUL already in the text take the exact path."""
     from scns.domain.patterns import placeholders
 
     patterns = [request.stdout_pattern, request.stderr_pattern or ""]
     simple = array_id is not None and all(
-        "\\" not in p and str(_JOB_MARK) not in p and str(_TASK_MARK) not in p
+        "\\" not in p and "\0" not in p
         and not any(width and letter in "ja" for _s, _e, width, letter in placeholders(p))
         for p in patterns
     )  # fmt: skip
     if not simple:
         return lambda job_id, task: _paths(request, job_id, user, array_id, task, env)
     out_t, err_t = _paths(request, _JOB_MARK, user, array_id, _TASK_MARK, env)
-    marks = (str(_JOB_MARK), str(_TASK_MARK))
 
     def fill(template: str, job_id: int, task) -> str:
-        return template.replace(marks[0], str(job_id)).replace(marks[1], str(task))
+        return template.replace(_JOB_MARK, str(job_id)).replace(_TASK_MARK, str(task))
 
     return lambda job_id, task: (fill(out_t, job_id, task), fill(err_t, job_id, task))
 
 
-def _paths(request: JobRequest, job_id: int, user: str, array_id, task,
+def _paths(request: JobRequest, job_id: int | str, user: str, array_id, task,
            env) -> tuple[str, str]:  # fmt: skip
     from scns.domain.patterns import expand_path_pattern
     from scns.service.submission import expand_home

@@ -56,7 +56,7 @@ def test_submit_imports_only_what_it_needs(tmp_path) -> None:
         "from scns.cli.submit import main\n"
         "code = main(['--parsable', '--wrap', 'true'])\n"
         "heavy = ['re', 'json', 'enum', 'datetime', 'shlex', 'typing', 'dataclasses', 'sqlite3',\n"
-        "         'socket', 'sqlalchemy', 'pydantic', 'typer']\n"
+        "         'socket', 'sqlalchemy', 'pydantic', 'typer', 'contextlib']\n"
         "print(code, sorted(m for m in heavy if m in sys.modules))\n"
     )
     env = dict(os.environ, SCNS_HOME=str(tmp_path))
