@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         except SystemExit as stop:  # typer and the commands exit this way
             code = stop.code
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not at shutdown
-        if fast and argv is None and (code is None or isinstance(code, int)):
+        if fast and argv is None and isinstance(code, int | None) and not _observed():
             _exit_now(code or 0)
     except KeyboardInterrupt:
         sys.stderr.write(f"{command_name(args)}: interrupted\n")
@@ -91,6 +91,11 @@ def _exit_now(code: int) -> None:
     close_databases()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _observed() -> bool:
+    """A profiler or tracer (cProfile, coverage) is running: it reports at a normal exit."""
+    return sys.getprofile() is not None or sys.gettrace() is not None
 
 
 def _dispatch(args: list[str]) -> tuple[int | None, bool]:

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from scns.db.sqlite import SqliteDatabase
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
 

@@ -88,9 +88,14 @@ Index(
 )
 Index("ix_jobs_state_id", jobs.c.state, jobs.c.id)
 Index("ix_jobs_submit_time", jobs.c.submit_time)
-Index("ix_jobs_end_time", jobs.c.end_time)
 Index("ix_jobs_array", jobs.c.array_job_id, jobs.c.array_task_id)
-Index("ix_jobs_node_state", jobs.c.node, jobs.c.state)
+# Pending jobs have neither a node nor an end time: left out of these two indexes, they cost
+# nothing to submit, hold or cancel there. Every query they serve compares the column, which
+# implies IS NOT NULL, so the planners still use them (migration 0005).
+Index("ix_jobs_end_time", jobs.c.end_time, sqlite_where=text("end_time IS NOT NULL"),
+      postgresql_where=text("end_time IS NOT NULL"))  # fmt: skip
+Index("ix_jobs_node_state", jobs.c.node, jobs.c.state, sqlite_where=text("node IS NOT NULL"),
+      postgresql_where=text("node IS NOT NULL"))  # fmt: skip
 
 nodes = Table(
     "nodes",
