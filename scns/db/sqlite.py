@@ -106,6 +106,11 @@ class SqliteDatabase(Database):
     def read(self) -> _Transaction:
         return _Transaction(self.connection(), _begin)
 
+    def reads(self) -> _Statements:
+        """Each statement its own implicit transaction: no BEGIN and COMMIT to run (the
+        daemon's pass and launch reads, several times per job in a drain)."""
+        return _Statements(self.connection())
+
     def close(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
@@ -131,6 +136,21 @@ class _Transaction:
             _commit(self._conn)
         else:
             _rollback(self._conn)
+
+
+class _Statements:
+    """Statements outside any explicit transaction (each one's snapshot is its own)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> Tx:
+        return _SqliteTx(self._conn)
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
 
 
 def _begin(conn: sqlite3.Connection) -> None:

@@ -177,6 +177,12 @@ class Containment:
         self.parents = parents  # controller ("" on v2) -> this daemon's scns directory
         self._parent_mems: str | None = None
 
+    @property
+    def pins_cpus(self) -> bool:
+        """Whether a job's cgroup holds it to its cores (a cpuset): joining it sets the
+        affinity of whatever joins, so the wrapper needs no sched_setaffinity of its own."""
+        return self.kind == "cgroup2" or "cpuset" in self.parents
+
     def job(self, name: str) -> JobCgroup:
         """The (maybe existing) cgroup of a job, by name (node and job id); on v1 only the
         hierarchies it was made in, once it exists."""
