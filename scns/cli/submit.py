@@ -198,7 +198,7 @@ def _daemon_alive(db, now: float) -> bool:
 
     timeout = paths.setting("heartbeat_timeout_s")
     timeout_s = float(str(timeout)) if timeout is not None else 30.0
-    with db.read() as tx:
+    with db.reads() as tx:
         return any(is_served(node, now, timeout_s) for node in sql.list_nodes(tx))
 
 

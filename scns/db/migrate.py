@@ -27,7 +27,7 @@ class SchemaOutOfDate(ScnsError):
 def current_revision(db: Database) -> str | None:
     """The Alembic revision stamped in the database, or None when it has no scns schema."""
     try:
-        with db.read() as tx:
+        with db.reads() as tx:  # one statement: no BEGIN/COMMIT around it
             row = tx.one("SELECT version_num FROM alembic_version")
     except StatementError as exc:  # no such table: a database scns has never touched
         if "alembic_version" in str(exc) or "no such table" in str(exc).lower():
