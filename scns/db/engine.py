@@ -12,13 +12,13 @@ the interface from.
 from __future__ import annotations
 
 from scns.db.errors import DatabaseError, StatementError
-from scns.db.placeholders import rewrite_placeholders
 from scns.db.transactions import Database, Tx
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: collections.abc is not needed at run time
     from collections.abc import Iterable, Mapping
 
+    from scns.db.placeholders import rewrite_placeholders
     from scns.db.postgres import PsycopgDatabase, SqlAlchemyDatabase
     from scns.db.sqlite import SqliteDatabase, sqlite_path
 
@@ -42,6 +42,10 @@ def __getattr__(name: str) -> object:
         from scns.db import sqlite
 
         return getattr(sqlite, name)
+    if name == "rewrite_placeholders":
+        from scns.db.placeholders import rewrite_placeholders
+
+        return rewrite_placeholders
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
