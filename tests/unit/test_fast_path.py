@@ -114,3 +114,20 @@ def test_libpq_placeholders_match_the_regex(sql: str) -> None:
 
     expected = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", number, sql)
     assert _number_placeholders(sql) == (expected.encode(), list(order))
+
+
+def test_a_fast_command_closes_its_database_before_its_fast_exit(tmp_path) -> None:
+    """The fast paths leave with os._exit: the database must have been closed first
+    (SQLite then checkpoints and removes its WAL), and the output flushed."""
+    env = dict(os.environ, SCNS_HOME=str(tmp_path), SCNS_SOCKET="")
+    run = [sys.executable, "-m", "scns"]
+    subprocess.run([*run, "submit", "--wrap", "true"], env=env, capture_output=True, check=True)
+    out = subprocess.run([*run, "submit", "--parsable", "-H", "--wrap", "true"], env=env,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert out.stdout.strip().isdigit()
+    assert "no scns daemon is running" in out.stderr  # stderr flushed too
+    assert not os.path.exists(tmp_path / "scns.db-wal")
+    listed = subprocess.run([*run, "queue", "--json"], env=env, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert [j["job_id"] for j in json.loads(listed.stdout)] == [1, int(out.stdout)]
+    assert not os.path.exists(tmp_path / "scns.db-wal")
