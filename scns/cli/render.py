@@ -336,7 +336,7 @@ def print_queue(rows: Iterable[tuple], now: float, *, header: bool = True) -> No
 
 
 def print_queue_lines(lines: list[str], *, header: bool = True) -> None:
-    """The same table from lines the database formatted (statements.jobs._queue_line_sql)."""
+    """The same table from lines the database formatted (statements.listings._queue_line_sql)."""
     write = sys.stdout.write
     if header:
         write(_QUEUE_LINE.format(*QUEUE_HEADER) + "\n")

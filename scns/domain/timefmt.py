@@ -7,7 +7,7 @@ import datetime as dt
 
 def iso(ts: float | None) -> str | None:
     """ISO 8601 with the local time zone, as users read their own clock, of the whole second
-    (as statements.jobs._iso_sql, which SQLite runs for ``queue --json``)."""
+    (as statements.listings._iso_sql, which SQLite runs for ``queue --json``)."""
     if ts is None:
         return None
     return dt.datetime.fromtimestamp(int(ts), dt.UTC).astimezone().isoformat(timespec="seconds")

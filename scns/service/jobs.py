@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from scns.db import statements as sql
 from scns.db.engine import Database
-from scns.db.statements import jobs as job_sql
+from scns.db.statements import listings as listing_sql
 from scns.db.statements.jobs import Selection
 from scns.domain.dependency import JobRef
 from scns.domain.job import JOB_COLUMNS, Job
@@ -58,7 +58,7 @@ def get_job(db: Database, text: str) -> Job:
     job = resolve(db, parse_job_ref(text))[0]
     if job.array_job_id not in (None, job.id) and not job.script:
         with db.read() as tx:
-            head = job_sql.array_heads(tx, [job.array_job_id]).get(job.array_job_id)
+            head = listing_sql.array_heads(tx, [job.array_job_id]).get(job.array_job_id)
         if head is not None:
             job.script, job.argv = head
     return job
@@ -237,7 +237,7 @@ def listing_pages(db: Database, sel: Selection, *,
     its own short transaction (a slow reader of ``queue --json`` holds none open); array
     tasks carry the script and arguments of their array's first task."""
     with db.read() as tx:
-        bounds = job_sql.listing_bounds(tx, sel)
+        bounds = listing_sql.listing_bounds(tx, sel)
     if bounds is None:
         return
     shape = _ROW_SHAPE if json_now is None else _JSON_SHAPE
@@ -247,9 +247,9 @@ def listing_pages(db: Database, sel: Selection, *,
         upto = min(last, first + LISTING_SPAN - 1)
         with db.read() as tx:
             if json_now is None:
-                rows = job_sql.listing_rows(tx, sel, first, upto)
+                rows = listing_sql.listing_rows(tx, sel, first, upto)
             else:
-                rows = job_sql.json_listing_rows(tx, sel, first, upto, json_now)
+                rows = listing_sql.json_listing_rows(tx, sel, first, upto, json_now)
             rows = _with_array_heads(tx, rows, heads, shape)
         if rows:
             yield rows
@@ -267,12 +267,12 @@ def finished_between(db: Database, start: float, end: float, sel: Selection) -> 
     if start > end:
         raise InvalidInput("the start of the window is after its end")
     with db.read() as tx:
-        return _with_array_heads(tx, job_sql.finished_between(tx, start, end, sel), {})
+        return _with_array_heads(tx, listing_sql.finished_between(tx, start, end, sel), {})
 
 
 # where (script, argv, array_job_id) sit in each row shape (script and argv adjacent)
 _ROW_SHAPE = tuple(JOB_COLUMNS.index(c) for c in ("script", "argv", "array_job_id"))
-_JSON_SHAPE = tuple(job_sql.JSON_LISTING_COLUMNS.index(c)
+_JSON_SHAPE = tuple(listing_sql.JSON_LISTING_COLUMNS.index(c)
                     for c in ("script", "argv", "array_job_id"))  # fmt: skip
 
 
@@ -286,7 +286,7 @@ def _with_array_heads(tx, rows: list[tuple], heads: dict[int, tuple[str, str]],
         return rows
     missing = wanted - heads.keys()
     if missing:
-        heads.update(job_sql.array_heads(tx, missing))
+        heads.update(listing_sql.array_heads(tx, missing))
     out = []
     for r in rows:
         head = heads.get(r[at_array]) if r[at_array] is not None and not r[at_script] else None

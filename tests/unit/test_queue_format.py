@@ -26,7 +26,7 @@ from scns.cli import render
 from scns.cli.fast_jobs import QueueOptions, _queue_options, format_lines, sort_rows
 from scns.compat import slurm_format as fmt
 from scns.db import statements as sql
-from scns.db.statements import jobs as job_sql
+from scns.db.statements import listings as listing_sql
 from scns.domain.job import JOB_COLUMNS, Job
 from scns.domain.states import JobState
 from scns.errors import InvalidInput
@@ -115,7 +115,7 @@ def test_sqlite_json_is_job_dict(sqlite_db, row: dict[str, object], now: float) 
         tx.run("DELETE FROM jobs")
         sql.insert_jobs(tx, [row])
     with sqlite_db.read() as tx:
-        rows = job_sql.json_listing_rows(tx, Selection(include_finished=True), 0, 10**10, now)
+        rows = listing_sql.json_listing_rows(tx, Selection(include_finished=True), 0, 10**10, now)
     (text,) = list(render.json_texts(rows))
     assert json.loads(text) == reference(row, now)
 
@@ -138,7 +138,7 @@ def test_iso_is_the_whole_second_in_local_time(ts: float) -> None:
 
 def test_offset_period_ends_at_the_dst_changes() -> None:
     """Around 2024-06-01 Berlin is at +02:00 from 31 March 01:00 UTC to 27 October 01:00."""
-    start, until, offset, text = job_sql._offset_period(1_717_200_000)
+    start, until, offset, text = listing_sql._offset_period(1_717_200_000)
     assert (start, until, offset, text) == (1_711_846_800, 1_729_990_800, 7200, "+02:00")
 
 

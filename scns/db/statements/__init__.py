@@ -53,8 +53,6 @@ if TYPE_CHECKING:  # for the type checker; at run time __getattr__ imports on fi
         known_job_ids,
         list_jobs,
         purgeable_jobs,
-        queue_lines,
-        queue_table,
         release_held,
         request_cancel,
         request_requeue,
@@ -80,6 +78,7 @@ if TYPE_CHECKING:  # for the type checker; at run time __getattr__ imports on fi
         signals_requested_on_node,
         stale_configuring,
     )
+    from scns.db.statements.listings import queue_lines, queue_table
     from scns.db.statements.maintenance import leaked_allocations
     from scns.db.statements.stats import (
         cpu_seconds_between,
@@ -170,7 +169,8 @@ __all__ = [
 
 # Where __getattr__ looks, most used first: a submit needs only jobs, common and cluster,
 # and the others cost it ~1 ms of imports.
-_MODULES = ("jobs", "common", "cluster", "lifecycle", "dependencies", "stats", "maintenance")
+_MODULES = ("jobs", "common", "cluster", "listings", "lifecycle", "dependencies", "stats",
+            "maintenance")  # fmt: skip
 
 
 def __getattr__(name: str) -> object:
