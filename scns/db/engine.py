@@ -26,27 +26,24 @@ __all__ = ["Database", "DatabaseError", "PsycopgDatabase", "SqlAlchemyDatabase",
            "SqliteDatabase", "StatementError", "Tx", "any_of", "id_rows", "in_clause",
            "open_database", "rewrite_placeholders", "sqlite_path"]  # fmt: skip
 
-_POSTGRES_NAMES = ("PsycopgDatabase", "SqlAlchemyDatabase")
-_SQLITE_NAMES = ("SqliteDatabase", "sqlite_path")
+# The backends, each imported on first use: the embedded CLI never needs PostgreSQL's, and a
+# command on PostgreSQL does not load SQLite's driver (~4 ms: _sqlite3 imports functools and
+# collections). name -> the module of scns.db that defines it.
+_LAZY = {"PsycopgDatabase": "postgres", "SqlAlchemyDatabase": "postgres",
+         "SqliteDatabase": "sqlite", "sqlite_path": "sqlite",
+         "rewrite_placeholders": "placeholders"}  # fmt: skip
 
 
 def __getattr__(name: str) -> object:
-    """The backends, each imported on first use: the embedded CLI never needs PostgreSQL's,
-    and a command on PostgreSQL does not load SQLite's driver (~4 ms: _sqlite3 imports
-    functools and collections)."""
-    if name in _POSTGRES_NAMES:
-        from scns.db import postgres
+    """A backend's name, from its module (imported now, on first use)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import sys
 
-        return getattr(postgres, name)
-    if name in _SQLITE_NAMES:
-        from scns.db import sqlite
-
-        return getattr(sqlite, name)
-    if name == "rewrite_placeholders":
-        from scns.db.placeholders import rewrite_placeholders
-
-        return rewrite_placeholders
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    full = f"scns.db.{module}"
+    __import__(full)
+    return getattr(sys.modules[full], name)
 
 
 def open_database(
@@ -70,7 +67,7 @@ def open_database(
                 return LibpqDatabase(url, lib)
         from scns.db import postgres
 
-        if short_lived:
+        if short_lived:  # no libpq on this machine
             return postgres.PsycopgDatabase(url)
         return postgres.SqlAlchemyDatabase(url, pool=pool)
     raise DatabaseError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")

@@ -13,7 +13,7 @@ import ctypes
 
 from scns.db.errors import DatabaseError, StatementError, database_error
 from scns.db.placeholders import rewrite_placeholders
-from scns.db.transactions import Database, Tx
+from scns.db.transactions import Database, Given, Tx
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -173,10 +173,10 @@ class LibpqDatabase(Database):
     def write(self) -> _Transaction:
         return _Transaction(self)
 
-    def read(self) -> _Statements:
+    def read(self) -> Given:
         """Statements on their own, without BEGIN and COMMIT (two round trips saved): under
         READ COMMITTED each statement takes its own snapshot even inside a transaction."""
-        return _Statements(self)
+        return Given(_LibpqTx(self))
 
     def rollback(self) -> None:
         """ROLLBACK after a failed block; a rollback that fails must not hide why it ran."""
@@ -211,21 +211,6 @@ class _Transaction:
             _LibpqTx(self._db).run("COMMIT")
         else:
             self._db.rollback()
-
-
-class _Statements:
-    """Statements that each commit by themselves (``read()``)."""
-
-    __slots__ = ("_db",)
-
-    def __init__(self, db: LibpqDatabase) -> None:
-        self._db = db
-
-    def __enter__(self) -> Tx:
-        return _LibpqTx(self._db)
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
 
 
 def _libpq_dsn(url: str) -> str:

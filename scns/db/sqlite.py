@@ -12,7 +12,7 @@ except ImportError:  # pragma: no cover - an interpreter without the split
     import sqlite3  # type: ignore[no-redef]
 
 from scns.db.errors import DatabaseError, database_error
-from scns.db.transactions import Database, Tx
+from scns.db.transactions import Database, Given, Tx
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only
@@ -106,10 +106,10 @@ class SqliteDatabase(Database):
     def read(self) -> _Transaction:
         return _Transaction(self.connection(), _begin)
 
-    def reads(self) -> _Statements:
+    def reads(self) -> Given:
         """Each statement its own implicit transaction: no BEGIN and COMMIT to run (the
         daemon's pass and launch reads, several times per job in a drain)."""
-        return _Statements(self.connection())
+        return Given(_SqliteTx(self.connection()))
 
     def close(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
@@ -136,21 +136,6 @@ class _Transaction:
             _commit(self._conn)
         else:
             _rollback(self._conn)
-
-
-class _Statements:
-    """Statements outside any explicit transaction (each one's snapshot is its own)."""
-
-    __slots__ = ("_conn",)
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> Tx:
-        return _SqliteTx(self._conn)
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
 
 
 def _begin(conn: sqlite3.Connection) -> None:

@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: collections.abc and typing are not needed at run time
     from collections.abc import Mapping, Sequence
     from contextlib import AbstractContextManager
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
 
     Params: TypeAlias = Mapping[str, object] | None
 
@@ -70,20 +70,26 @@ class Database:
         A pooled PostgreSQL connection is checked out (and pinged) once for the whole turn
         instead of once per transaction; elsewhere this changes nothing.
         """
-        return _NO_SESSION
+        return NO_SESSION
 
     def close(self) -> None:
         """Release connections (the daemon calls this before exiting)."""
 
 
-class _NoSession:
-    """The session of a backend whose transactions need no shared connection."""
+class Given:
+    """A with-block that hands over what it was given and does nothing at its end: the
+    statements of a backend's ``reads()`` (each its own transaction), or no session."""
 
-    def __enter__(self) -> None:
-        return None
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def __enter__(self) -> Any:
+        return self._value
 
     def __exit__(self, *_exc: object) -> None:
         return None
 
 
-_NO_SESSION = _NoSession()
+NO_SESSION = Given(None)  # the session of a backend that needs no shared connection

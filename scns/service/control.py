@@ -23,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from scns.domain.rights import Caller
 
-# Bound the placeholders of one statement (SQLite allows 32,766; arrays reach 1,000,001 tasks).
+# The largest |priority| or |nice| accepted (the columns are 32-bit integers).
 _MAX_PRIORITY = 2_000_000_000
 
 
