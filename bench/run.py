@@ -59,6 +59,7 @@ SCENARIOS = {
     "installed": scenarios.installed_submit_latency,
     "s2s": scenarios.submit_to_start,
     "throughput": scenarios.throughput,
+    "system": scenarios.system_throughput,
     "array": scenarios.array_submit,
     "idle": scenarios.idle_daemon,
     "bigqueue": bigdb.big_queue,

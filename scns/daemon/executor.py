@@ -68,6 +68,9 @@ class Executor(Signalling, ScriptCopies):
         # job id -> when this daemon launched it (or failed to), oldest first: a late start
         # message for one of them needs no database look
         self.launched: dict[int, float] = {}
+        # starts each job's supervisor (its launcher process started on the first job of
+        # another user, again if it died)
+        self.launcher = process.Launcher(self.statuses)
 
     # ---- launching -------------------------------------------------------------------
 
@@ -169,7 +172,7 @@ class Executor(Signalling, ScriptCopies):
             cgroup_procs=procs,
             append=job.open_mode == "append",
         )
-        return process.spawn(spec)
+        return self.launcher.spawn(spec)
 
     def _make_cgroup(self, job: Job) -> list[str]:
         """The job's cgroup, limits set, before anything of it runs (no cgroup: [])."""
@@ -244,8 +247,7 @@ class Executor(Signalling, ScriptCopies):
                 sql.notify(tx)
 
     def _reap_aborted(self, proc: Spawned) -> None:
-        with contextlib.suppress(Exception):
-            proc.popen.wait(timeout=5)
+        proc.reap()
 
     def _track(self, job_id, pid, ticks, deadline, spawned=None) -> Tracked:
         pidfd = process.open_pidfd(pid)
@@ -288,7 +290,7 @@ class Executor(Signalling, ScriptCopies):
         status_path = os.path.join(self.statuses, str(entry.job_id))
         if "status" in entry.extra:  # reaped earlier (the cgroup was draining, or the
             return entry.extra["status"]  # database write failed)
-        if entry.spawned is not None:
+        if entry.spawned is not None and entry.spawned.popen is not None:  # our child
             try:
                 pid, wait_status = os.waitpid(entry.pid, os.WNOHANG)
             except ChildProcessError:
@@ -304,12 +306,14 @@ class Executor(Signalling, ScriptCopies):
             entry.extra["status"] = recorded
             entry.extra["ended_at"] = process.status_time(status_path)
             return recorded
+        # forked by the launcher, or adopted: not our child. It has ended once /proc says so,
+        # and it wrote the record before it ended
         if process.is_alive(entry.pid, entry.start_ticks):
             return _STILL_RUNNING
         recorded = process.read_status(status_path)
         recorded = recorded if isinstance(recorded, (ExitStatus, StartFailure)) else None
         entry.extra["status"] = recorded
-        # adopted: the end happened while no daemon watched; the record says when
+        # the record says when (for an adopted job, maybe while no daemon watched)
         entry.extra["ended_at"] = process.status_time(status_path)
         return recorded
 
@@ -459,6 +463,7 @@ class Executor(Signalling, ScriptCopies):
 
     def close(self) -> None:
         """The daemon stops (its jobs run on): tidy this node's cgroup directories if empty."""
+        self.launcher.close()
         if self.containment is not None and not self.tracked:
             self.containment.close()
 

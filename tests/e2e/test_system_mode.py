@@ -7,8 +7,10 @@ kernel, rights from ownership and the operators setting.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -158,6 +160,60 @@ def test_a_job_cannot_kill_its_supervisor(system: System, people) -> None:
     info = system.wait_state(alice, job, "COMPLETED", "FAILED")
     assert (info["state"], info["exit_code"]) == ("FAILED", 3), info
     assert "kill=1" in _read(os.path.join(alice.home, "ppid.out"))
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        data = handle.read()
+    return int(data[data.rindex(b")") + 2 :].split()[1])
+
+
+def test_another_users_job_outlives_its_daemon_and_launcher(system: System, people) -> None:
+    """The job of another user runs under a root supervisor forked by the node's launcher:
+    its environment never shows on a command line, and killing both the daemon and the
+    launcher neither stops it nor loses its status; a new daemon adopts it and starts the
+    next job of that user with a new launcher."""
+    alice = people.alice
+    gate = os.path.join(alice.home, "gate")
+    with contextlib.suppress(FileNotFoundError):  # the other backend's run left it
+        os.unlink(gate)
+    job = system.submit(alice, "-o", "outlive.out", "--export=ALL,SCNS_T_SECRET=hush-4711",
+                        "--wrap", f'while [ ! -e {gate} ]; do sleep 0.05; done;'
+                        ' echo "secret=$SCNS_T_SECRET"; exit 7')  # fmt: skip
+    system.wait_state(alice, job, "RUNNING")
+    ((supervisor,),) = system.sql("SELECT pid FROM jobs WHERE id = ?", (job,))
+    argv = _cmdline(supervisor)
+    assert b"scns-launcher" in argv, argv  # forked by the launcher, not a shell
+    with open(f"/proc/{supervisor}/status") as handle:
+        uids = next(line for line in handle if line.startswith("Uid:")).split()[1:]
+    assert uids == ["0", "0", "0", "0"]  # root's: the job's user can neither signal nor trace it
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            assert b"hush-4711" not in b" ".join(_cmdline(int(entry))), entry
+    launcher = _parent(supervisor)
+    assert b"scns-launcher" in _cmdline(launcher)
+    for daemon in system.daemons:
+        daemon.kill()
+        daemon.wait()
+    with contextlib.suppress(ProcessLookupError):  # it may have left on its own (EOF)
+        os.kill(launcher, signal.SIGKILL)
+    with open(gate, "w"):
+        pass
+    system.stop()
+    system.start()
+    info = system.wait_state(alice, job, "COMPLETED", "FAILED")
+    assert (info["state"], info["exit_code"]) == ("FAILED", 7), info
+    assert _read(os.path.join(alice.home, "outlive.out")) == "secret=hush-4711\n"
+    after = system.submit(alice, "--wrap", "true")
+    assert system.wait_state(alice, after, "COMPLETED", "FAILED")["state"] == "COMPLETED"
 
 
 # ---- rights --------------------------------------------------------------------------------
