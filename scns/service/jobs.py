@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from scns.db import statements as sql
 from scns.db.engine import Database
 from scns.db.statements import listings as listing_sql
-from scns.db.statements.jobs import Selection
+from scns.db.statements.listings import Selection
 from scns.domain.dependency import JobRef
 from scns.domain.job import JOB_COLUMNS, Job
 from scns.errors import InvalidInput, NotFound, PermissionDenied

@@ -233,8 +233,7 @@ def test_history_reads_the_end_time_index(any_backend: Scns) -> None:
     without a state or user filter (PostgreSQL after ANALYZE, as autovacuum leaves it;
     SQLite without statistics, as scns leaves it)."""
     from scns.db.engine import open_database
-    from scns.db.statements.jobs import Selection
-    from scns.db.statements.listings import _finished_query
+    from scns.db.statements.listings import Selection, _finished_query
 
     scns = any_backend
     scns.run("queue")  # the schema, on SQLite

@@ -109,7 +109,7 @@ def sqlite_db() -> Iterator[object]:
 @given(row=job_rows(), now=st.floats(min_value=946_684_800, max_value=2_100_000_000))
 def test_sqlite_json_is_job_dict(sqlite_db, row: dict[str, object], now: float) -> None:
     """queue --json on SQLite: the object SQLite and json_texts make is job_dict's."""
-    from scns.db.statements.jobs import Selection
+    from scns.db.statements.listings import Selection
 
     with sqlite_db.write() as tx:
         tx.run("DELETE FROM jobs")

@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # for the type checker; at run time __getattr__ imports on fi
         count_live_jobs,
         delete_jobs,
         distinct_states,
-        find_jobs,
         get_array_briefs,
         get_array_jobs,
         get_array_task,
@@ -51,7 +50,6 @@ if TYPE_CHECKING:  # for the type checker; at run time __getattr__ imports on fi
         job_states,
         jobs_to_launch,
         known_job_ids,
-        list_jobs,
         purgeable_jobs,
         release_held,
         request_cancel,
@@ -78,7 +76,7 @@ if TYPE_CHECKING:  # for the type checker; at run time __getattr__ imports on fi
         signals_requested_on_node,
         stale_configuring,
     )
-    from scns.db.statements.listings import queue_lines, queue_table
+    from scns.db.statements.listings import find_jobs, list_jobs, queue_lines, queue_table
     from scns.db.statements.maintenance import leaked_allocations
     from scns.db.statements.stats import (
         cpu_seconds_between,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from scns.db.engine import Tx, any_of, id_rows, in_clause
+from scns.db.engine import Tx, any_of, id_rows
 from scns.db.statements.common import ALLOCATED as _ALLOCATED
 from scns.db.statements.common import COLS as _COLS
 from scns.db.statements.common import LIVE as _LIVE
 from scns.db.statements.common import job_from_row as _job
 from scns.domain.job import JOB_COLUMNS, Job
-from scns.domain.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # annotations only: collections.abc loads collections (~2 ms a command)
@@ -154,120 +153,6 @@ def jobs_to_launch(
     )
     n = len(JOB_COLUMNS)
     return [(_job(r[:n]), (r[n], r[n + 1], r[n + 2])) for r in rows]
-
-
-def list_jobs(
-    tx: Tx,
-    *,
-    states: Sequence[str] | None = None,
-    include_finished: bool = False,
-    limit: int | None = None,
-    newest_first: bool = False,
-    uid: int | None = None,
-) -> list[Job]:
-    """Jobs for ``queue``: live ones by default, filtered by state when asked."""
-    where, params = _listing_filter(states, include_finished, uid)
-    order = "id DESC" if newest_first else "id"
-    sql = f"SELECT {_COLS} FROM jobs WHERE {where} ORDER BY {order}"
-    if limit:
-        sql += " LIMIT :limit"
-        params["limit"] = limit
-    return [_job(r) for r in tx.rows(sql, params)]
-
-
-def _listing_filter(states, include_finished: bool,
-                    uid: int | None = None) -> tuple[str, dict[str, object]]:  # fmt: skip
-    """The WHERE of a listing: given states, everything, or (by default) live jobs; only
-    ``uid``'s jobs when given (other users' jobs hidden by the site)."""
-    if states:
-        marks, params = in_clause("s", states)
-        where = f"state IN ({marks})"
-    else:
-        where, params = ("1 = 1" if include_finished else f"state IN {_LIVE}"), {}
-    if uid is not None:
-        where += " AND uid = :uid"
-        params["uid"] = uid
-    return where, params
-
-
-def find_jobs(
-    tx: Tx, *, ids: Sequence[int] = (), tasks: Sequence[tuple[int, int]] = (),
-    names: Sequence[str] = (), uids: Sequence[int] = (), states: Sequence[str] = (),
-    ended_since: float | None = None, submitted_before: float | None = None,
-    include_finished: bool = True,
-) -> list[Job]:  # fmt: skip
-    """Jobs matching every given filter (the Slurm tools' -j, --name, -u, -t, -S, -E).
-
-    ``ids`` match a job or every task of an array; ``tasks`` one array task each.
-    ``ended_since`` keeps live jobs and those that ended at or after it.
-    """
-    where, params = _match_filter(ids, tasks, names, uids, states, tx.dialect)
-    where.insert(0, "1 = 1")
-    if not include_finished:
-        where.append(f"state IN {_LIVE}")
-    if ended_since is not None:
-        where.append(f"(state IN {_LIVE} OR end_time >= :ended_since)")
-        params["ended_since"] = ended_since
-    if submitted_before is not None:
-        where.append("submit_time <= :submitted_before")
-        params["submitted_before"] = submitted_before
-    sql = f"SELECT {_COLS} FROM jobs WHERE {' AND '.join(where)} ORDER BY id"
-    return [_job(r) for r in tx.rows(sql, params)]
-
-
-def _match_filter(ids: Sequence[int], tasks: Sequence[tuple[int, int]], names: Sequence[str],
-                  uids: Sequence[int], states: Sequence[str] = (), dialect: str | None = None,
-                  ) -> tuple[list[str], dict[str, object]]:  # fmt: skip
-    """The conditions of -j (``ids``: a job or every task of an array; ``tasks``: one task
-    each), --name, -u and -t, each met when any of its values is; empty ones do not filter.
-    ``dialect``: the ids as one parameter (see any_of)."""
-    where: list[str] = []
-    params: dict[str, object] = {}
-    refs = []
-    if ids:
-        marks, p = any_of("i", ids, dialect)
-        params.update(p)
-        refs.append(f"id {marks} OR array_job_id {marks}")
-    for n, (array_id, task) in enumerate(tasks):
-        params[f"ta{n}"], params[f"tt{n}"] = array_id, task
-        refs.append(f"(array_job_id = :ta{n} AND array_task_id = :tt{n})")
-    if refs:
-        where.append("(" + " OR ".join(refs) + ")")
-    for column, values, key in (("name", names, "n"), ("uid", uids, "u"), ("state", states, "s")):
-        if values:
-            marks, p = in_clause(key, values)
-            params.update(p)
-            where.append(f"{column} IN ({marks})")
-    return where, params
-
-
-class Selection(Record):
-    """What a listing (``queue``, ``history``) selects; empty filters select everything.
-
-    ``states`` empty: live jobs, or every job with ``include_finished``. ``uid``: only this
-    user's jobs (the site hides the others); ``uids``, ``names``, ``ids``, ``tasks``: the
-    user's filters, as in ``find_jobs``. ``limit``: only the newest (highest ids) so many.
-    """
-
-    __slots__ = ("states", "include_finished", "uid", "uids", "names", "ids", "tasks", "limit")
-    _defaults = {"states": (), "include_finished": False, "uid": None, "uids": (),  # noqa: RUF012
-                 "names": (), "ids": (), "tasks": (), "limit": None}  # fmt: skip
-    states: Sequence[str]
-    include_finished: bool
-    uid: int | None
-    uids: Sequence[int]
-    names: Sequence[str]
-    ids: Sequence[int]
-    tasks: Sequence[tuple[int, int]]
-    limit: int | None
-
-
-def _selection_filter(sel: Selection, dialect: str) -> tuple[str, dict[str, object]]:
-    where, params = _listing_filter(None, sel.include_finished or bool(sel.states), sel.uid)
-    more, more_params = _match_filter(sel.ids, sel.tasks, sel.names, sel.uids, sel.states,
-                                      dialect)  # fmt: skip
-    params.update(more_params)
-    return " AND ".join([where, *more]), params
 
 
 def count_live_jobs(tx: Tx, uid: int, *, lock: bool = False) -> int:
