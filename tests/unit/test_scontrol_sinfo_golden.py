@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from scns.compat import scontrol, sinfo
+from scns.compat import scontrol_records, sinfo
 from scns.domain.job import Job
 from scns.domain.states import JobState
 from scns.service.nodes import NodeSummary
@@ -84,14 +84,14 @@ def test_show_job_of_a_running_array_task() -> None:
                    time_limit_s=3600, start_time=T0 + 10, node="n1", cpu_ids="0,1",
                    stdout_path="/home/alice/slurm-170_2.out",
                    stderr_path="/home/alice/slurm-170_2.out")  # fmt: skip
-    assert scontrol.job_record(job, T0 + 70, group="staff") == RUNNING_ARRAY_TASK
+    assert scontrol_records.job_record(job, T0 + 70, group="staff") == RUNNING_ARRAY_TASK
 
 
 def test_show_job_of_a_failed_job_one_liner() -> None:
     job = make_job(id=9, name="wrap", state=JobState.FAILED, exit_code=3,
                    start_time=T0 + 5, end_time=T0 + 3725, node="n2", comment="rule_a",
                    requeue=1, restarts=2, stderr_path="/home/alice/e")  # fmt: skip
-    line = scontrol.job_record(job, T0 + 9999, one_liner=True, group="staff")
+    line = scontrol_records.job_record(job, T0 + 9999, one_liner=True, group="staff")
     assert line.endswith("Power=\n") and line.count("\n") == 1
     assert " JobState=FAILED Reason=NonZeroExitCode Dependency=(null) " in line
     assert " Requeue=1 Restarts=2 BatchFlag=1 Reboot=0 ExitCode=3:0 " in line
@@ -104,7 +104,7 @@ def test_show_job_of_a_failed_job_one_liner() -> None:
 def test_show_job_of_a_held_pending_job() -> None:
     job = make_job(id=5, held=1, reason="JobHeldUser", dependency="afterok:4",
                    priority=50, nice=10, time_limit_s=90061)  # fmt: skip
-    text = scontrol.job_record(job, T0 + 60, group="staff")
+    text = scontrol_records.job_record(job, T0 + 60, group="staff")
     assert "   Priority=0 Nice=10 " in text  # Slurm shows a held job with priority 0
     assert "   JobState=PENDING Reason=JobHeldUser Dependency=afterok:4\n" in text
     assert "   RunTime=00:00:00 TimeLimit=1-01:01:01 TimeMin=N/A\n" in text
@@ -114,9 +114,9 @@ def test_show_job_of_a_held_pending_job() -> None:
 
 def test_show_job_of_a_signalled_and_of_a_pending_expected_job() -> None:
     killed = make_job(state=JobState.CANCELLED, signal=9, start_time=T0, end_time=T0 + 1)
-    assert " ExitCode=0:9\n" in scontrol.job_record(killed, T0, group="g")
+    assert " ExitCode=0:9\n" in scontrol_records.job_record(killed, T0, group="g")
     planned = make_job(expected_start_time=T0 + 600, time_limit_s=600, reason="Resources")
-    text = scontrol.job_record(planned, T0, group="g")
+    text = scontrol_records.job_record(planned, T0, group="g")
     assert "StartTime=2023-11-15T00:23:20 EndTime=2023-11-15T00:33:20 " in text
     assert "Reason=Resources " in text
 
@@ -125,7 +125,7 @@ def test_show_config(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("SCNS_HOME", str(tmp_path))
     monkeypatch.setenv("SCNS_MAX_ARRAY_SIZE", "1001")
     monkeypatch.delenv("SCNS_CONFIG", raising=False)
-    text = scontrol.config_text(T0)
+    text = scontrol_records.config_text(T0)
     assert text == (
         "Configuration data as of 2023-11-15T00:13:20\n"
         "ClusterName             = scns\n"
@@ -246,7 +246,7 @@ def test_srun_options_stop_at_the_command(argv, values, command) -> None:
 
 
 def test_srun_output_patterns() -> None:
-    from scns.compat.srun import expand_pattern
+    from scns.compat.srun_tasks import expand_pattern
 
     fields = {"j": "12", "s": 1, "n": 0, "J": "12.1", "N": "n1", "A": "10", "a": 2,
               "u": "alice", "x": "train"}  # fmt: skip
