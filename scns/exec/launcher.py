@@ -83,6 +83,11 @@ def _receive(sock: socket.socket):
     for level, kind, payload in ancdata:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds += list(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) // 4 * 4]))
+    while len(data) < 4:  # a stream may cut even the length in two
+        more = sock.recv(4 - len(data))
+        if not more:
+            return None, fds
+        data += more
     (size,) = _HEADER.unpack(data[:4])
     chunks = [data[4:]]
     have = len(data) - 4

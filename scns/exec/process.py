@@ -257,14 +257,16 @@ class Launcher:
         for attempt in (0, 1):
             sock = self._connected()
             try:
-                sock.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                          struct.pack("i", fd))])  # fmt: skip
+                sent = sock.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                 struct.pack("i", fd))])  # fmt: skip
             except OSError as exc:
                 self.close()
                 if attempt:
                     raise LaunchError(f"the node's launcher failed: {exc}") from None
                 continue
             try:
+                if sent < len(message):  # a big environment may leave in several pieces
+                    sock.sendall(message[sent:])
                 return self._answer(sock)
             except (OSError, EOFError, ValueError) as exc:
                 self.close()

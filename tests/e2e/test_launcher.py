@@ -134,3 +134,14 @@ def test_a_launcher_that_died_is_started_again(place) -> None:
     launcher.spawn(second).go()
     assert _record(second) == ExitStatus.from_shell_rc(3)
     assert launcher.popen.pid != old
+
+
+def test_a_big_environment_reaches_the_job_whole(place) -> None:
+    """400 KB of environment (well past one socket buffer) travel to the launcher intact."""
+    big = {f"SCNS_T_BIG{i}": chr(ord("a") + i % 26) * 10_000 for i in range(40)}
+    spec = _spec(place, 10, 'printf "%s\\n" "${#SCNS_T_BIG7}" "$SCNS_T_BIG39"\n',
+                 env={"PATH": "/usr/bin:/bin", **big})  # fmt: skip
+    place["launcher"].spawn(spec).go()
+    assert _record(spec) == ExitStatus.from_shell_rc(0)
+    with open(spec.stdout_path) as handle:
+        assert handle.read().split("\n")[:2] == ["10000", big["SCNS_T_BIG39"]]
