@@ -200,6 +200,15 @@ def test_another_users_job_outlives_its_daemon_and_launcher(system: System, peop
             assert b"hush-4711" not in b" ".join(_cmdline(int(entry))), entry
     launcher = _parent(supervisor)
     assert b"scns-launcher" in _cmdline(launcher)
+    with open(f"/proc/{supervisor}/task/{supervisor}/children") as handle:
+        (job_side,) = [int(p) for p in handle.read().split()]
+    with open(f"/proc/{job_side}/status") as handle:
+        uids = next(line for line in handle if line.startswith("Uid:")).split()[1:]
+    assert uids == [str(alice.uid)] * 4  # dropped for good: real, effective, saved, fs
+    with open(f"/proc/{job_side}/cgroup") as handle:
+        memberships = handle.read()
+    if system.sql("SELECT containment FROM nodes")[0][0] != "process-group":
+        assert f"/job{job}\n" in memberships, memberships  # joined before it dropped
     for daemon in system.daemons:
         daemon.kill()
         daemon.wait()
