@@ -182,13 +182,15 @@ def test_another_users_job_outlives_its_daemon_and_launcher(system: System, peop
     launcher neither stops it nor loses its status; a new daemon adopts it and starts the
     next job of that user with a new launcher."""
     alice = people.alice
-    gate = os.path.join(alice.home, "gate")
-    with contextlib.suppress(FileNotFoundError):  # the other backend's run left it
-        os.unlink(gate)
+    gate, began = os.path.join(alice.home, "gate"), os.path.join(alice.home, "began")
+    for path in (gate, began):
+        with contextlib.suppress(FileNotFoundError):  # the other backend's run left it
+            os.unlink(path)
     job = system.submit(alice, "-o", "outlive.out", "--export=ALL,SCNS_T_SECRET=hush-4711",
-                        "--wrap", f'while [ ! -e {gate} ]; do sleep 0.05; done;'
+                        "--wrap", f'touch {began}; while [ ! -e {gate} ]; do sleep 0.05; done;'
                         ' echo "secret=$SCNS_T_SECRET"; exit 7')  # fmt: skip
     system.wait_state(alice, job, "RUNNING")
+    wait_until(lambda: os.path.exists(began), 20, 0.02, "the script to run")
     ((supervisor,),) = system.sql("SELECT pid FROM jobs WHERE id = ?", (job,))
     argv = _cmdline(supervisor)
     assert b"scns-launcher" in argv, argv  # forked by the launcher, not a shell
