@@ -148,13 +148,10 @@ def _supervise(req: dict, go_fd: int) -> None:
     if go_fd >= 0:
         os.close(go_fd)
     os.close(script)
-    while True:
-        try:
-            _pid, wait_status = os.waitpid(child, 0)
-            break
-        except ChildProcessError:
-            wait_status = 127 << 8
-            break
+    try:
+        _pid, wait_status = os.waitpid(child, 0)
+    except ChildProcessError:
+        wait_status = 127 << 8
     rc = os.waitstatus_to_exitcode(wait_status)
     if rc < 0:
         rc = 128 - rc  # as a shell reports a signal's end: 128 + its number
@@ -183,13 +180,12 @@ def _job_side(req: dict, go_fd: int, script: int, note: int) -> int:
         except OSError as exc:
             _note(note, "failed", f"cannot pin the job to cpus {req['cpu_ids']}: {exc.strerror}")
             return 0
-    uid = req["uid"]
-    if uid is not None and uid != os.geteuid():
-        os.setgroups(req["groups"])
-        os.setgid(req["gid"])
-        os.setuid(uid)
-        if os.getuid() != uid or os.geteuid() != uid:
-            return 126
+    uid = req["uid"]  # every job here is another user's (the daemon's own run under a shell)
+    os.setgroups(req["groups"])
+    os.setgid(req["gid"])
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        return 126
     env = {k.encode(errors="surrogateescape"): v.encode(errors="surrogateescape")
            for k, v in req["env"].items()}  # fmt: skip
     out_path, err_path = req["stdout"], req["stderr"]
@@ -229,11 +225,8 @@ def _job_side(req: dict, go_fd: int, script: int, note: int) -> int:
     os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(err, 2)
-    if req["switch"]:  # the job's user cannot reach the root-only copy: exec the open file
-        os.dup2(script, 4)
-        path = "/dev/fd/4"
-    else:
-        path = req["script"]
+    os.dup2(script, 4)  # the job's user cannot reach the root-only copy: exec the open file
+    path = "/dev/fd/4"
     for name in _RESET:
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     args = [path, *req["argv"]]

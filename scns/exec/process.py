@@ -232,9 +232,8 @@ class Launcher:
             "status": spec.status_path, "script": spec.script_path, "argv": list(spec.argv),
             "workdir": spec.workdir, "env": dict(spec.env), "stdout": spec.stdout_path,
             "stderr": spec.stderr_path, "append": spec.append, "cpu_ids": list(spec.cpu_ids),
-            "cgroup_procs": list(spec.cgroup_procs), "umask": spec.umask, "switch": switch,
-            "uid": spec.uid if switch else None, "gid": spec.gid,
-            "groups": list(spec.groups or (spec.gid,)) if switch else [],
+            "cgroup_procs": list(spec.cgroup_procs), "umask": spec.umask, "uid": spec.uid,
+            "gid": spec.gid, "groups": list(spec.groups or (spec.gid,)),
         }  # fmt: skip
         data = json.dumps(request).encode()
         go_r, go_w = os.pipe()
